@@ -1,0 +1,41 @@
+# The two commands of the README do all set-up themselves:
+#   make repro   venv + pip + system packages, then `dvc repro`
+#   make test    venv + pip + system packages, then the test suite
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN      = $(VENV)/bin
+STAMP    = $(VENV)/.tinykd-installed
+SYSSTAMP = $(VENV)/.tinykd-system
+TEST_ARGS ?=
+
+.PHONY: all setup system venv repro test bench lint clean-venv
+all: test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || { bash scripts/setup-system.sh --venv-only && $(PYTHON) -m venv $(VENV); }
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+$(SYSSTAMP): scripts/setup-system.sh | $(BIN)/python
+	bash scripts/setup-system.sh
+	touch $@
+
+venv: $(STAMP)
+system: $(SYSSTAMP)
+setup: venv system
+
+repro: setup
+	@test -d .dvc || $(BIN)/dvc init -q
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+
+test: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(TEST_ARGS)
+
+bench: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench
+
+clean-venv:
+	rm -rf $(VENV)
