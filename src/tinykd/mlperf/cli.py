@@ -1,0 +1,107 @@
+"""`tinykd mlperf`: run the MLPerf Tiny ic01 benchmark modes against a board or the QEMU board.
+
+  tinykd mlperf performance --elf build/firmware/tinykd.elf --dataset data/test.npz
+  tinykd mlperf accuracy --port /dev/ttyACM0 --dataset ~/eembc/datasets/ic01 --tflite models/student_int8.tflite
+
+The firmware must be built with `firmware.protocol: mlperf` (make PROTOCOL=mlperf).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+from ..errors import DeviceError, ParamError
+from .client import Device
+from .datasets import load_samples
+from . import runner
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("mlperf", help="MLPerf Tiny ic01 performance / accuracy run over the benchmark's UART protocol",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=["performance", "accuracy"], help="benchmark mode")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", help="serial port or pyserial URL of the board (e.g. /dev/ttyACM0, "
+                                      "socket://127.0.0.1:4444 for a QEMU you started)")
+    where.add_argument("--elf", help="firmware image (built with PROTOCOL=mlperf) to run on a QEMU "
+                                     "board started here, with -icount shift=0")
+    p.add_argument("--dataset", default="data/test.npz",
+                   help="ic01 folder (y_labels.csv + .bin), .npz (x uint8 NHWC, y) or image folder "
+                        "[data/test.npz]")
+    p.add_argument("--limit", type=int, default=None,
+                   help="use the first N images (accuracy; default all)")
+    p.add_argument("--out", default=None, help="results folder [metrics/mlperf/<mode>]")
+    p.add_argument("--windows", type=int, default=5, help="performance windows [5]")
+    p.add_argument("--iterations", type=int, default=20, help="timed inferences per window [20]")
+    p.add_argument("--warmups", type=int, default=5, help="warm-up inferences per window [5]")
+    p.add_argument("--tflite", default=None,
+                   help="the deployed .tflite: compare every m-results vector with the host int8 "
+                        "reference (accuracy mode)")
+    p.add_argument("--baud", type=int, default=115200, help="serial baud rate [115200]")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds allowed per inference before giving up [60]")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def _check(args) -> None:
+    for key, value, low in (("--windows", args.windows, 1), ("--iterations", args.iterations, 1),
+                            ("--warmups", args.warmups, 0), ("--baud", args.baud, 1)):
+        if value < low:
+            raise ParamError(key, value, f"an integer >= {low}")
+    if args.limit is not None and args.limit < 1:
+        raise ParamError("--limit", args.limit, "a positive integer")
+    if args.timeout <= 0:
+        raise ParamError("--timeout", args.timeout, "a positive number of seconds")
+
+
+@contextlib.contextmanager
+def open_device(port: str | None, elf: str | None, baud: int, timeout_s: float = 10.0):
+    """Yield (Device, virtual_time) for a port/URL, or for a QEMU board running `elf`."""
+    import serial
+
+    with contextlib.ExitStack() as stack:
+        virtual = False
+        if elf is not None:
+            from ..device.qemu import QemuBoard
+
+            board = stack.enter_context(QemuBoard(elf))
+            port, virtual = board.url, True
+        try:
+            link = serial.serial_for_url(port, baudrate=baud, timeout=0.05)
+        except (serial.SerialException, ValueError) as exc:
+            raise DeviceError(f"cannot open {port}: {exc}") from None
+        stack.callback(link.close)
+        yield Device(link, timeout_s=timeout_s), virtual
+
+
+def run(args) -> int:
+    _check(args)
+    samples = load_samples(args.dataset, args.limit)
+    reference = None
+    if args.tflite:
+        from .reference import HostReference
+
+        reference = HostReference(args.tflite)
+    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    with open_device(args.port, args.elf, args.baud) as (dev, virtual):
+        device = runner.describe(dev)
+        if device["model"] != "ic01":
+            print(f"warning: the device reports model {device['model']!r}, not ic01",
+                  file=sys.stderr)
+        if args.mode == "performance":
+            result = runner.run_performance(dev, samples, args.windows, args.iterations,
+                                            args.warmups, args.timeout, progress)
+        else:
+            result = runner.run_accuracy(dev, samples, reference, args.timeout, progress)
+        transcript = dev.log
+    result["device"] = device
+    result["clock"] = runner.clock_description(virtual, device["info"])
+    result["dataset"] = str(args.dataset)
+    out = Path(args.out or f"metrics/mlperf/{args.mode}")
+    runner.write_results(out, result, transcript)
+    print(runner.summary_text(result), end="")
+    print(f"results: {out / 'results.json'}, {out / 'results.txt'}, {out / 'log.txt'}")
+    return 0
