@@ -1,0 +1,56 @@
+"""`export`: an int8 .tflite model -> plain C calling tinykd's own kernels (firmware/nn).
+
+Pipeline: read (tflite schema package) -> fold shape arithmetic -> lower operators to
+kernel calls with export-time requantization constants -> plan the static arena ->
+generate model.h / model.c / model_data.c / model_tflite.h / sources.txt / model.json.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..atomic import atomic_dir
+from ..errors import ExportError
+from .codegen import Program, build_program, render, sources, summary
+from .fold import fold_constants, strip_float_io
+from .layers import lower
+from .reader import read_tflite
+
+__all__ = ["analyze", "export_model", "load_program", "ExportError"]
+
+
+def load_program(blob: bytes, variants: str = "auto") -> Program:
+    """Parse, fold, lower and plan a model; raises ExportError for anything unsupported."""
+    graph = read_tflite(blob)
+    fold_constants(graph)
+    notes = strip_float_io(graph)
+    layers = lower(graph)
+    return build_program(graph, layers, variants, notes)
+
+
+def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = "auto") -> dict:
+    """Write the generated C for `model` (a .tflite path or its bytes) into `outdir`
+    atomically; returns the model.json summary."""
+    if isinstance(model, (bytes, bytearray)):
+        blob = bytes(model)
+    else:
+        path = Path(model)
+        if not path.is_file():
+            raise ExportError(f"model file {str(path)!r} does not exist")
+        blob = path.read_bytes()
+    prog = load_program(blob, variants)
+    outdir = Path(outdir)
+    files = render(prog, blob)
+    srcs = sources(prog, outdir)
+    info = summary(prog, blob, srcs)
+    with atomic_dir(outdir) as tmp:
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        (tmp / "sources.txt").write_text("\n".join(srcs) + "\n")
+        (tmp / "model.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return info
+
+
+def analyze(blob: bytes) -> Program:
+    """Alias of load_program for reports (footprint)."""
+    return load_program(blob)

@@ -1,0 +1,440 @@
+"""Generate model.h / model.c / model_data.c / model_tflite.h / sources.txt / model.json."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ExportError
+from . import kernels
+from .layers import Layer
+from .planner import Buffer, check, plan
+from .reader import Graph
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PREFIX = "tkm"   # symbols of one exported model's constant data
+
+
+@dataclass
+class Program:
+    """A lowered model ready for code generation: layers, storage and arena plan."""
+    graph: Graph
+    layers: list[Layer]                 # code layers (aliases removed), in call order
+    storage: dict[int, tuple[str, int]]  # tensor -> ("input"|"output"|"arena"|"const", offset)
+    buffers: list[Buffer]
+    arena_bytes: int
+    scratch: dict[int, int] = field(default_factory=dict)   # layer -> arena offset of scratch
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def input(self):
+        return self.graph.tensors[self.graph.inputs[0]]
+
+    @property
+    def output(self):
+        return self.graph.tensors[self.graph.outputs[0]]
+
+    @property
+    def macs(self) -> int:
+        return int(sum(layer.macs for layer in self.layers))
+
+    @property
+    def weight_bytes(self) -> int:
+        """Constant bytes in flash: weights, biases, requantization tables, constant operands."""
+        consts = {i for layer in self.layers for i in layer.inputs if self.storage[i][0] == "const"}
+        return int(sum(layer.weight_bytes for layer in self.layers) +
+                   sum(self.graph.tensors[i].nbytes for i in consts))
+
+
+def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", notes=()) -> Program:
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise ExportError(f"model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; exactly one of each is supported")
+    for what, idx in (("input", graph.inputs[0]), ("output", graph.outputs[0])):
+        t = graph.tensors[idx]
+        if t.dtype != "INT8":
+            raise ExportError(f"model {what} {t.name!r} is {t.dtype}; convert with int8 input and output types")
+    parent: dict[int, int] = {}
+
+    def root(i: int) -> int:
+        while parent.get(i, i) != i:
+            i = parent[i]
+        return i
+
+    def group_has(i: int, target: int) -> bool:
+        return root(i) == root(target)
+
+    code = []
+    for layer in layers:
+        if layer.kind == "alias":
+            src, dst = layer.inputs[0], layer.outputs[0]
+            if group_has(src, graph.inputs[0]) and dst == graph.outputs[0]:
+                layer.kind = "copy"
+                code.append(layer)
+            else:
+                parent[root(dst)] = root(src)
+            continue
+        code.append(layer)
+    for layer in code:
+        if layer.kind != "copy":
+            layer.kernel = kernels.select(layer, variants)
+            layer.scratch_bytes = int(layer.kernel.scratch(layer))
+
+    storage: dict[int, tuple[str, int]] = {}
+    groups: dict[int, list[int]] = {}
+    for layer in code:
+        for i in layer.inputs + layer.outputs:
+            t = graph.tensors[i]
+            if t.is_const:
+                storage[i] = ("const", 0)
+            else:
+                groups.setdefault(root(i), []).append(i)
+    out_root, in_root = root(graph.outputs[0]), root(graph.inputs[0])
+    buffers: list[Buffer] = []
+    by_root: dict[int, Buffer] = {}
+    for pos, layer in enumerate(code):
+        for i in layer.inputs + layer.outputs:
+            r = root(i)
+            if graph.tensors[i].is_const or r in (out_root, in_root):
+                continue
+            buf = by_root.get(r)
+            if buf is None:
+                buf = by_root[r] = Buffer(f"t{r}:{graph.tensors[r].name}", graph.tensors[r].nbytes, pos, pos)
+                buffers.append(buf)
+            buf.first, buf.last = min(buf.first, pos), max(buf.last, pos)
+    scratch_bufs = {}
+    for pos, layer in enumerate(code):
+        if layer.scratch_bytes > 0:
+            scratch_bufs[pos] = Buffer(f"scratch{pos}:{layer.op}", layer.scratch_bytes, pos, pos)
+            buffers.append(scratch_bufs[pos])
+    arena = plan(buffers)
+    problems = check(buffers)
+    if problems:  # the planner is tested; this guards against a regression shipping bad code
+        raise ExportError("arena plan overlaps live buffers: " + "; ".join(problems))
+    for layer in code:
+        for i in layer.inputs + layer.outputs:
+            if i in storage:
+                continue
+            r = root(i)
+            if r == in_root:
+                storage[i] = ("input", 0)
+            elif r == out_root:
+                storage[i] = ("output", 0)
+            else:
+                storage[i] = ("arena", by_root[r].offset)
+    return Program(graph, code, storage, buffers, arena, {p: b.offset for p, b in scratch_bufs.items()}, list(notes))
+
+
+# ---------------------------------------------------------------------------- C text
+
+def _c_float(x: float) -> str:
+    s = f"{float(np.float32(x)):.9g}"
+    if "." not in s and "e" not in s and "inf" not in s and "nan" not in s:
+        s += ".0"
+    return s + "f"
+
+
+def _c_array(ctype: str, name: str, values: np.ndarray, align: int = 4) -> str:
+    flat = [int(v) for v in np.asarray(values).reshape(-1)]
+    lines = []
+    for k in range(0, len(flat), 16):
+        lines.append("    " + ", ".join(str(v) for v in flat[k:k + 16]) + ",")
+    body = "\n".join(lines) if flat else "    0,"
+    return f"_Alignas({align}) const {ctype} {name}[{max(len(flat), 1)}] = {{\n{body}\n}};\n"
+
+
+_CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t"}
+
+
+def _dims(d) -> str:
+    return "{.n = %d, .h = %d, .w = %d, .c = %d}" % tuple(int(v) for v in d)
+
+
+def _struct(fields: dict) -> str:
+    parts = []
+    for k, v in fields.items():
+        if isinstance(v, (list, tuple)):
+            parts.append(f".{k} = {{{', '.join(str(int(x)) for x in v)}}}")
+        else:
+            parts.append(f".{k} = {v}")
+    return "{" + ", ".join(parts) + "}"
+
+
+class _Emitter:
+    def __init__(self, prog: Program):
+        self.prog = prog
+        self.data: list[str] = []       # model_data.c definitions
+        self.externs: list[str] = []    # model.c declarations
+        self.statics: list[str] = []    # model.c per-layer parameter structs
+        self.const_syms: dict[int, str] = {}
+
+    def array(self, name: str, values: np.ndarray) -> str:
+        arr = np.asarray(values)
+        ctype = _CTYPES[arr.dtype]
+        self.data.append(_c_array(ctype, name, arr))
+        self.externs.append(f"extern const {ctype} {name}[{max(arr.size, 1)}];")
+        return name
+
+    def ptr(self, tensor: int, write: bool = False) -> str:
+        kind, off = self.prog.storage[tensor]
+        if kind == "input":
+            return "input"
+        if kind == "output":
+            return "output"
+        if kind == "arena":
+            return f"(tinykd_arena + {off})"
+        if tensor not in self.const_syms:
+            t = self.prog.graph.tensors[tensor]
+            self.const_syms[tensor] = self.array(f"{PREFIX}_t{tensor}", t.data.astype(np.int8))
+        return self.const_syms[tensor]
+
+    def scratch(self, pos: int) -> str:
+        off = self.prog.scratch.get(pos)
+        return "NULL" if off is None else f"(void *)(tinykd_arena + {off})"
+
+    def layer(self, pos: int, layer: Layer) -> tuple[str, str | None]:
+        """C statement for the layer, and its scratch-size check expression (or None)."""
+        L = f"L{pos}"
+        fn = layer.kernel.function if layer.kernel else None
+        arrays = {k: self.array(f"{PREFIX}_l{pos}_{k}", v) for k, v in layer.arrays.items()}
+        x = self.ptr(layer.inputs[0])
+        y = self.ptr(layer.outputs[0], write=True)
+        check = None
+        k = layer.kind
+        if k in ("conv2d", "depthwise_conv2d"):
+            ptype = "tk_conv_params" if k == "conv2d" else "tk_dw_conv_params"
+            self.statics += [
+                f"static const {ptype} {L}_p = {_struct(layer.params)};",
+                f"static const tk_channel_quant {L}_q = {{{arrays['multiplier']}, {arrays['shift']}}};",
+                f"static const tk_dims {L}_in = {_dims(layer.dims['input'])};",
+                f"static const tk_dims {L}_f = {_dims(layer.dims['filter'])};",
+                f"static const tk_dims {L}_out = {_dims(layer.dims['output'])};",
+            ]
+            bias = arrays.get("bias", "NULL")
+            call = (f"{fn}(&{L}_p, &{L}_q, &{L}_in, {x}, &{L}_f, {arrays['filter']}, {bias}, "
+                    f"&{L}_out, {y}, {self.scratch(pos)})")
+            if layer.kernel.scratch_function:
+                check = f"{layer.kernel.scratch_function}(&{L}_in, &{L}_f, &{L}_out) > {layer.scratch_bytes}"
+        elif k == "fully_connected":
+            rows, depth, units, _ = layer.dims["fc"]
+            self.statics += [
+                f"static const tk_fc_params {L}_p = {_struct(layer.params)};",
+                f"static const tk_channel_quant {L}_q = {{{arrays['multiplier']}, {arrays['shift']}}};",
+            ]
+            bias = arrays.get("bias", "NULL")
+            call = f"{fn}(&{L}_p, &{L}_q, {rows}, {depth}, {units}, {x}, {arrays['filter']}, {bias}, {y}, {self.scratch(pos)})"
+            if layer.kernel.scratch_function:
+                check = f"{layer.kernel.scratch_function}({rows}, {depth}, {units}) > {layer.scratch_bytes}"
+        elif k in ("max_pool2d", "avg_pool2d"):
+            self.statics += [
+                f"static const tk_pool_params {L}_p = {_struct(layer.params)};",
+                f"static const tk_dims {L}_in = {_dims(layer.dims['input'])};",
+                f"static const tk_dims {L}_out = {_dims(layer.dims['output'])};",
+            ]
+            call = f"{fn}(&{L}_p, &{L}_in, {x}, &{L}_out, {y})"
+        elif k == "mean":
+            self.statics += [
+                f"static const tk_mean_params {L}_p = {_struct(layer.params)};",
+                f"static const tk_dims {L}_in = {_dims(layer.dims['input'])};",
+            ]
+            call = f"{fn}(&{L}_p, &{L}_in, {x}, {y})"
+        elif k == "add":
+            x2 = self.ptr(layer.inputs[1])
+            self.statics.append(f"static const tk_add_params {L}_p = {_struct(layer.params)};")
+            call = f"{fn}(&{L}_p, {layer.dims['size'][0]}, {x}, {x2}, {y})"
+        elif k == "softmax":
+            rows, depth, _, _ = layer.dims["softmax"]
+            self.statics.append(f"static const tk_softmax_params {L}_p = {_struct(layer.params)};")
+            call = f"{fn}(&{L}_p, {rows}, {depth}, {x}, {y})"
+        elif k == "pad":
+            self.statics += [
+                f"static const tk_pad_params {L}_p = {_struct(layer.params)};",
+                f"static const tk_dims {L}_in = {_dims(layer.dims['input'])};",
+            ]
+            call = f"{fn}(&{L}_p, &{L}_in, {x}, {y})"
+        elif k == "requantize":
+            self.statics.append(f"static const tk_requantize_params {L}_p = {_struct(layer.params)};")
+            call = f"{fn}(&{L}_p, {layer.dims['size'][0]}, {x}, {y})"
+        elif k == "copy":
+            return f"memcpy({y}, {x}, {layer.dims['size'][0]});\n    st = TK_OK;", None
+        else:  # pragma: no cover - lower() only produces the kinds above
+            raise ExportError(f"no code generator for kernel family {k!r}")
+        return f"st = {call};", check
+
+
+def _shape_init(shape) -> str:
+    return "{" + ", ".join(str(int(s)) for s in shape) + "}"
+
+
+def render(prog: Program, blob: bytes) -> dict[str, str]:
+    """All generated files as {name: text} (sources.txt is added by write())."""
+    em = _Emitter(prog)
+    body, checks = [], []
+    for pos, layer in enumerate(prog.layers):
+        stmt, check = em.layer(pos, layer)
+        body.append(f"    TINYKD_LAYER_BEGIN({pos});\n    {stmt}\n    TINYKD_LAYER_END({pos});\n"
+                    f"    if (st != TK_OK) {{\n        return {pos + 1};\n    }}")
+        if check:
+            checks.append(f"    if ({check}) {{\n        return {pos + 1};\n    }}")
+    x, y = prog.input, prog.output
+    sha = hashlib.sha256(blob).hexdigest()
+    n = len(prog.layers)
+    arena_decl = max(prog.arena_bytes, 16)
+    header = f"""/* Generated by `tinykd export` from a model with sha256 {sha}. Do not edit.
+ *
+ * int tinykd_model_invoke(const int8_t *input, int8_t *output) runs one inference:
+ * input is TINYKD_INPUT_BYTES int8 values (NHWC, quantized with TINYKD_INPUT_SCALE and
+ * TINYKD_INPUT_ZERO_POINT), output receives TINYKD_OUTPUT_BYTES int8 values. Returns 0
+ * on success, else 1 + the index of the failing layer. Not reentrant: the activations
+ * live in one static arena of TINYKD_ARENA_BYTES bytes.
+ *
+ * Define TINYKD_LAYER_BEGIN(i) / TINYKD_LAYER_END(i) when compiling model.c to profile
+ * layer i (0 .. TINYKD_NUM_LAYERS - 1); they default to nothing.
+ */
+#ifndef TINYKD_MODEL_H
+#define TINYKD_MODEL_H
+
+#include <stdint.h>
+
+#define TINYKD_INPUT_BYTES   {x.size}
+#define TINYKD_OUTPUT_BYTES  {y.size}
+#define TINYKD_ARENA_BYTES   {arena_decl}
+#define TINYKD_INPUT_RANK {len(x.shape)}
+#define TINYKD_INPUT_SHAPE  {_shape_init(x.shape)}
+#define TINYKD_OUTPUT_RANK {len(y.shape)}
+#define TINYKD_OUTPUT_SHAPE {_shape_init(y.shape)}
+#define TINYKD_INPUT_SCALE       {_c_float(x.scale[0])}
+#define TINYKD_INPUT_ZERO_POINT  ({int(x.zero_point[0])})
+#define TINYKD_OUTPUT_SCALE      {_c_float(y.scale[0])}
+#define TINYKD_OUTPUT_ZERO_POINT ({int(y.zero_point[0])})
+#define TINYKD_MODEL_SHA256 "{sha}"
+#define TINYKD_MACS {prog.macs}
+#define TINYKD_NUM_LAYERS {n}
+#define TINYKD_WEIGHT_BYTES {prog.weight_bytes}
+
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+int tinykd_model_invoke(const int8_t *input, int8_t *output);
+
+/* Operator name and multiply-accumulates of each layer, for profiling reports. */
+extern const char *const tinykd_layer_ops[TINYKD_NUM_LAYERS];
+extern const uint32_t tinykd_layer_macs[TINYKD_NUM_LAYERS];
+
+/* 0 if every kernel's scratch need (its *_scratch_size()) fits what the export planned,
+ * else 1 + the first offending layer. */
+int tinykd_model_check(void);
+
+#ifdef __cplusplus
+}}
+#endif
+
+#endif /* TINYKD_MODEL_H */
+"""
+    ops = ", ".join(f'"{layer.op}"' for layer in prog.layers) or '""'
+    macs = ", ".join(str(layer.macs) for layer in prog.layers) or "0"
+    model_c = f"""/* Generated by `tinykd export`. Do not edit. The graph as straight-line kernel calls. */
+#include <stddef.h>
+#include <string.h>
+
+#include "model.h"
+#include "tinykd_nn.h"
+
+#ifndef TINYKD_LAYER_BEGIN
+#define TINYKD_LAYER_BEGIN(i) ((void)0)
+#endif
+#ifndef TINYKD_LAYER_END
+#define TINYKD_LAYER_END(i) ((void)0)
+#endif
+
+{chr(10).join(em.externs)}
+
+/* Activations and scratch, planned at export time ({prog.arena_bytes} bytes used). */
+static _Alignas(16) int8_t tinykd_arena[TINYKD_ARENA_BYTES];
+
+{chr(10).join(em.statics)}
+
+const char *const tinykd_layer_ops[TINYKD_NUM_LAYERS] = {{{ops}}};
+const uint32_t tinykd_layer_macs[TINYKD_NUM_LAYERS] = {{{macs}}};
+
+int tinykd_model_invoke(const int8_t *input, int8_t *output)
+{{
+    tk_status st = TK_OK;
+    (void)input;
+    (void)output;
+    (void)st;
+{chr(10).join(body)}
+    return 0;
+}}
+
+int tinykd_model_check(void)
+{{
+{chr(10).join(checks)}
+    return 0;
+}}
+"""
+    model_data = ("/* Generated by `tinykd export`. Do not edit. Weights, biases and requantization\n"
+                  " * tables (computed at export); const, so they stay in flash. */\n"
+                  "#include <stdint.h>\n\n" + "\n".join(em.data))
+    hex_lines = []
+    for k in range(0, len(blob), 16):
+        hex_lines.append("    " + ", ".join(f"0x{b:02x}" for b in blob[k:k + 16]) + ",")
+    tflite_h = f"""/* The exported .tflite ({len(blob)} bytes, sha256 {sha}) as a C array, for the
+ * TFLite Micro template. Defines the array: include it in exactly one translation unit. */
+#ifndef TINYKD_MODEL_TFLITE_H
+#define TINYKD_MODEL_TFLITE_H
+
+#define TINYKD_MODEL_TFLITE_LEN {len(blob)}
+
+__attribute__((aligned(16))) const unsigned char tinykd_model_tflite[TINYKD_MODEL_TFLITE_LEN] = {{
+{chr(10).join(hex_lines)}
+}};
+const unsigned int tinykd_model_tflite_len = TINYKD_MODEL_TFLITE_LEN;
+
+#endif /* TINYKD_MODEL_TFLITE_H */
+"""
+    return {"model.h": header, "model.c": model_c, "model_data.c": model_data, "model_tflite.h": tflite_h}
+
+
+def sources(prog: Program, outdir: Path) -> list[str]:
+    """Lines of sources.txt: include dirs, then every .c file, relative to the repository root."""
+    rel = os.path.relpath(Path(outdir).resolve(), REPO_ROOT)
+    kernel_srcs = sorted({layer.kernel.source for layer in prog.layers if layer.kernel})
+    return [f"-I{kernels.NN_INCLUDE}", f"-I{rel}", f"{rel}/model.c", f"{rel}/model_data.c", *kernel_srcs]
+
+
+def summary(prog: Program, blob: bytes, srcs: list[str]) -> dict:
+    x, y = prog.input, prog.output
+    layers = []
+    for pos, layer in enumerate(prog.layers):
+        t = prog.graph.tensors
+        layers.append({
+            "index": pos, "op": layer.op, "op_index": layer.op_index,
+            "kernel": layer.kernel.function if layer.kernel else "memcpy",
+            "input_shapes": [list(t[i].shape) for i in layer.inputs],
+            "output_shape": list(t[layer.outputs[0]].shape),
+            "macs": int(layer.macs), "weight_bytes": int(layer.weight_bytes),
+            "scratch_bytes": int(layer.scratch_bytes),
+            "storage": {"inputs": [list(prog.storage[i]) for i in layer.inputs],
+                        "output": list(prog.storage[layer.outputs[0]])},
+        })
+    return {
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "tflite_bytes": len(blob),
+        "input": {"shape": list(x.shape), "bytes": x.size, "scale": float(np.float32(x.scale[0])),
+                  "zero_point": int(x.zero_point[0])},
+        "output": {"shape": list(y.shape), "bytes": y.size, "scale": float(np.float32(y.scale[0])),
+                   "zero_point": int(y.zero_point[0])},
+        "arena_bytes": int(prog.arena_bytes),
+        "macs": prog.macs,
+        "weight_bytes": prog.weight_bytes,
+        "num_layers": len(prog.layers),
+        "layers": layers,
+        "arena": [{"name": b.name, "offset": b.offset, "size": b.size, "first_layer": b.first, "last_layer": b.last}
+                  for b in sorted(prog.buffers, key=lambda b: (b.offset, b.first))],
+        "notes": prog.notes,
+        "sources": srcs,
+    }
