@@ -1,0 +1,163 @@
+"""Load params.yaml, fill defaults and validate it before any stage does work.
+
+The schema lives in workflow/schemas/params.schema.yaml (shared with Snakemake). Every problem
+becomes a ParamError naming the key, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .errors import ParamError
+
+SCHEMA_RELPATH = Path("workflow") / "schemas" / "params.schema.yaml"
+_MISSING = object()
+
+
+def find_schema(params_path: str | os.PathLike | None = None) -> Path:
+    """The schema beside params.yaml (a project or a copy of one), else this checkout's."""
+    candidates = []
+    if params_path is not None:
+        candidates.append(Path(params_path).resolve().parent / SCHEMA_RELPATH)
+    candidates.append(Path(__file__).resolve().parents[2] / SCHEMA_RELPATH)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ParamError("schema", str(candidates[0]), f"a schema file at {SCHEMA_RELPATH}")
+
+
+def load_schema(path: str | os.PathLike | None = None) -> dict:
+    with open(path or find_schema(), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _fill_defaults(value: Any, schema: dict) -> Any:
+    if isinstance(value, dict) and "properties" in schema:
+        for key, sub in schema["properties"].items():
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+            if key in value:
+                value[key] = _fill_defaults(value[key], sub)
+    return value
+
+
+def _allowed(error, schema_root: dict) -> str:
+    """Describe, for a human, what the failing schema node accepts."""
+    validator, rule = error.validator, error.validator_value
+    if validator == "enum":
+        return "one of " + ", ".join(repr(v) for v in rule)
+    if validator == "type":
+        return f"a value of type {rule}"
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        sch = error.schema
+        lo = ("> " + str(sch["exclusiveMinimum"])) if "exclusiveMinimum" in sch else (
+            (">= " + str(sch["minimum"])) if "minimum" in sch else "")
+        hi = ("< " + str(sch["exclusiveMaximum"])) if "exclusiveMaximum" in sch else (
+            ("<= " + str(sch["maximum"])) if "maximum" in sch else "")
+        return "a number " + " and ".join(p for p in (lo, hi) if p)
+    if validator == "additionalProperties":
+        return "only the keys " + ", ".join(sorted(error.schema.get("properties", {})))
+    if validator == "required":
+        return "this key to be present"
+    if validator == "pattern":
+        return f"a string matching {rule}"
+    if validator == "minLength":
+        return f"a string of at least {rule} characters"
+    if validator == "oneOf":
+        parts = []
+        for sub in rule:
+            if "enum" in sub:
+                parts += [repr(v) for v in sub["enum"]]
+            elif "minimum" in sub:
+                parts.append(f"{sub.get('type', 'number')} >= {sub['minimum']}")
+            else:
+                parts.append(sub.get("type", "value"))
+        return " or ".join(parts)
+    return f"a value satisfying {validator}: {rule!r}"
+
+
+def validate(params: dict, schema: dict) -> dict:
+    """Fill defaults, check against the schema; return the completed params or raise ParamError."""
+    import jsonschema
+
+    if not isinstance(params, dict):
+        raise ParamError("(top level)", params, "a mapping of sections")
+    params = _fill_defaults(copy.deepcopy(params), schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(params), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    if errors:
+        err = errors[0]
+        path = [str(p) for p in err.absolute_path]
+        value = err.instance
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            path, value = path + [extra[0]], err.instance[extra[0]]
+        elif err.validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", err.message)
+            path, value = path + missing[:1], None
+        raise ParamError(".".join(path) or "(top level)", value, _allowed(err, schema))
+    return params
+
+
+def is_url(source: str) -> bool:
+    return bool(re.match(r"^(https?|file)://", source))
+
+
+def local_path(source: str, base: Path) -> Path:
+    """A local path or file:// URL, relative paths taken from the params file's folder."""
+    if source.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        source = unquote(urlparse(source).path)
+    path = Path(source).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def check_semantics(params: dict, sections: Iterable[str], base: Path) -> None:
+    """Checks the schema cannot express: referenced local files must exist."""
+    sections = set(sections)
+    if "dataset" in sections:
+        src = params["dataset"]["source"]
+        if src and (src.startswith("file://") or not is_url(src)) and not local_path(src, base).exists():
+            raise ParamError("dataset.source", src, "an existing file or folder, a URL, or \"\" for the official download")
+        if params["dataset"]["name"] == "image_folder" and not src:
+            raise ParamError("dataset.source", src, "a folder or .tar.gz path when dataset.name is image_folder")
+    if "teacher" in sections:
+        src = params["teacher"]["source"]
+        if src != "train":
+            if not (src.endswith(".keras") or src.endswith(".h5")):
+                raise ParamError("teacher.source", src, '"train" or a path/URL ending in .keras or .h5')
+            if (src.startswith("file://") or not is_url(src)) and not local_path(src, base).is_file():
+                raise ParamError("teacher.source", src, '"train" or an existing .keras/.h5 file or a URL to one')
+
+
+def load(path: str | os.PathLike = "params.yaml", sections: Iterable[str] = ()) -> dict:
+    """Read, default-fill and validate params.yaml; `sections` get the semantic checks too."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ParamError("params file", str(path), "an existing YAML file") from None
+    except yaml.YAMLError as exc:
+        raise ParamError("params file", str(path), f"valid YAML ({str(exc).splitlines()[0]})") from None
+    params = validate(raw if raw is not None else {}, load_schema(find_schema(path)))
+    check_semantics(params, sections, path.resolve().parent)
+    return params
+
+
+def get(params: dict, key: str, default: Any = _MISSING) -> Any:
+    """Dotted lookup: get(p, "kd.alpha")."""
+    node = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            if default is _MISSING:
+                raise ParamError(key, None, "this key to be present in params.yaml")
+            return default
+        node = node[part]
+    return node

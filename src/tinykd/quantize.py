@@ -1,0 +1,69 @@
+"""Full-integer int8 post-training quantization and int8 accuracy from the real interpreter.
+
+The converter traces the model at batch size 1, so every shape in the .tflite is static (no
+SHAPE/PACK arithmetic for Flatten) — what a microcontroller engine wants.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ExportError
+
+
+def representative_indices(n_train: int, samples: int, seed: int) -> np.ndarray:
+    """Which training images calibrate activation ranges (a seeded sample, fixed order)."""
+    rng = np.random.default_rng(seed)
+    return rng.permutation(n_train)[: min(samples, n_train)]
+
+
+def convert_int8(model, calibration: np.ndarray) -> bytes:
+    """A full-int8 .tflite (int8 input and output) of a float Keras model; `calibration` is uint8 NHWC."""
+    import tensorflow as tf
+
+    from .data import to_float
+
+    import keras
+
+    # Re-wrap with a batch-1 input so the converter sees static shapes throughout.
+    inp = keras.Input(tuple(model.inputs[0].shape[1:]), batch_size=1, name="image")
+    fixed = keras.Model(inp, model(inp, training=False), name=model.name)
+
+    def representative():
+        for img in calibration:
+            yield [to_float(img[None])]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    try:
+        return bytes(converter.convert())
+    except Exception as exc:  # the converter raises ConverterError and others with long logs
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{model.name}: int8 conversion failed ({first})") from None
+
+
+def run_tflite(blob: bytes, x_uint8: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Dequantized outputs of an int8 .tflite on uint8 images, one image at a time (as on the board)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=blob, num_threads=1)
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    in_scale, in_zp = inp["quantization"]
+    out_scale, out_zp = out["quantization"]
+    if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
+        raise ExportError(f"tflite input/output types are {inp['dtype']}/{out['dtype']}, expected int8/int8")
+    results = np.zeros((len(x_uint8), int(np.prod(out["shape"][1:]))), dtype=np.float32)
+    for i, img in enumerate(x_uint8):
+        q = np.round(img.astype(np.float32) / 255.0 / in_scale + in_zp)
+        interp.set_tensor(inp["index"], np.clip(q, -128, 127).astype(np.int8)[None])
+        interp.invoke()
+        raw = interp.get_tensor(out["index"]).reshape(-1).astype(np.float32)
+        results[i] = (raw - out_zp) * out_scale
+    io = {"input_scale": float(in_scale), "input_zero_point": int(in_zp),
+          "output_scale": float(out_scale), "output_zero_point": int(out_zp),
+          "input_shape": [int(d) for d in inp["shape"]], "output_shape": [int(d) for d in out["shape"]]}
+    return results, io

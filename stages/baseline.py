@@ -1,0 +1,42 @@
+"""Stage baseline: train the student from scratch (plain cross-entropy) for comparison."""
+import argparse
+
+from _common import run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--data", default="data")
+    ap.add_argument("--model", default="models/baseline.keras")
+    ap.add_argument("--metrics", default="metrics/baseline.json")
+    ap.add_argument("--live", default="dvclive/baseline")
+    args = ap.parse_args()
+
+    def body():
+        from tinykd import params as P
+        from tinykd.atomic import atomic_dir, write_json
+
+        p = P.load(args.params, sections=["student"])
+        s = p["student"]
+        from tinykd import models, train
+        from tinykd.model_io import save_keras
+
+        train.seed_everything(p["seed"])
+        data, info = train.load_data(args.data)
+        model = models.build(s["arch"], info["shape"], info["num_classes"])
+        with atomic_dir(args.live) as tmp_live:
+            train.fit(model, data, epochs=s["epochs"], batch_size=s["batch_size"], learning_rate=s["learning_rate"],
+                      augment=s["augment"], seed=p["seed"], live_dir=tmp_live)
+            scores = train.evaluate(model, *data["test"])
+            save_keras(model, args.model)
+        metrics = {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"],
+                   "params": int(model.count_params()), "arch": s["arch"]}
+        write_json(args.metrics, train.round_metrics(metrics))
+        print(f"baseline: test accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}")
+
+    run(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Shared fixtures. Datasets are small but in the real formats (see tiny_datasets.py)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import tiny_datasets as td
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def tool_env() -> dict:
+    """Environment for subprocesses: the venv's bin (dvc, snakemake, python) first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+@pytest.fixture(scope="session")
+def cifar10_tarball(tmp_path_factory) -> Path:
+    """A `cifar-10-python.tar.gz` with 300 train and 100 test 32x32x3 images."""
+    return td.write_cifar10_tarball(tmp_path_factory.mktemp("cifar") / "cifar-10-python.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory) -> Path:
+    """The four MNIST idx.gz files (200 train, 60 test, 28x28x1)."""
+    return td.write_mnist_dir(tmp_path_factory.mktemp("mnist"))
+
+
+@pytest.fixture(scope="session")
+def image_folder_tar(tmp_path_factory) -> Path:
+    """An image-folder .tar.gz (PNG, 16x16x3, 4 classes) wrapped in a top-level folder."""
+    base = tmp_path_factory.mktemp("imgfolder")
+    root = td.write_image_folder(base / "tree")
+    return td.tar_folder(root, base / "images.tar.gz", arcname="images")
