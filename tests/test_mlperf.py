@@ -1,0 +1,390 @@
+"""MLPerf Tiny ic01 mode: the DUT text protocol (firmware/app/mlperf_*.c) and tinykd's runner.
+
+Host tests build the protocol with the host C compiler - as a ctypes library for the number
+formatting and the pixel mapping, and as a stdin/stdout DUT (tests/c/mlperf_host_dut.c) around a
+fake model - and drive it with the protocol's exact strings. The slow tests build the real
+firmware (PROTOCOL=mlperf) around an exported int8 CIFAR-shaped model, run it on QEMU's
+B-L475E-IOT01A and compare every m-results vector with the host int8 reference.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinykd.errors import DataError, DeviceError
+from tinykd.mlperf import reference, runner
+from tinykd.mlperf.client import Device
+from tinykd.mlperf.datasets import Sample, load_samples
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "firmware" / "app"
+FAKE = REPO / "tests" / "c" / "mlperf_fake_model"
+CC = os.environ.get("CC", "cc")
+CFLAGS = ["-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+FIRMWARE_STRING = "ULPMark for tinyML Firmware V0.0.1"
+
+
+# ---- host builds -------------------------------------------------------------------------
+
+def _compile(out: Path, sources: list[Path], includes: list[Path], extra: list[str] = ()) -> Path:
+    cmd = [CC, *CFLAGS, *extra, *[f"-I{i}" for i in includes], *map(str, sources), "-o", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def clib(tmp_path_factory):
+    so = _compile(tmp_path_factory.mktemp("mlperf_lib") / "libmlperf.so",
+                  [APP / "mlperf_protocol.c", APP / "mlperf_input.c"], [APP], ["-shared", "-fPIC"])
+    lib = ctypes.CDLL(str(so))
+    lib.mlperf_format_fixed3.argtypes = [ctypes.c_float, ctypes.c_char_p]
+    lib.mlperf_format_fixed3.restype = ctypes.c_size_t
+    lib.mlperf_input_table.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_int32,
+                                       ctypes.POINTER(ctypes.c_int8)]
+    lib.mlperf_input_table.restype = ctypes.c_int
+    return lib
+
+
+@pytest.fixture(scope="module")
+def host_dut(tmp_path_factory):
+    """The DUT program around the fake model (output[k] = sum of input[i], i % 10 == k, / 64)."""
+    return _compile(tmp_path_factory.mktemp("mlperf_dut") / "dut",
+                    [REPO / "tests/c/mlperf_host_dut.c", APP / "mlperf_protocol.c",
+                     APP / "mlperf_input.c", APP / "mlperf_model.c", FAKE / "model.c"],
+                    [APP, FAKE])
+
+
+class PipePort:
+    """The pyserial calls Device uses (write, read with a timeout) over a child's stdin/stdout."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self.chunks: queue.Queue[bytes] = queue.Queue()
+        self.pending = b""
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        while True:
+            data = os.read(self.proc.stdout.fileno(), 4096)
+            if not data:
+                return
+            self.chunks.put(data)
+
+    def write(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+
+    def read(self, n: int) -> bytes:
+        if not self.pending:
+            try:
+                self.pending = self.chunks.get(timeout=0.05)
+            except queue.Empty:
+                return b""
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(5)
+
+
+@pytest.fixture
+def dut(host_dut):
+    port = PipePort([str(host_dut)])
+    dev = Device(port, timeout_s=5.0)
+    yield dev
+    port.close()
+
+
+def fake_model(pixels: bytes) -> list[int]:
+    x = np.frombuffer(pixels, dtype=np.uint8).astype(np.int64) - 128   # scale 1/255, zp -128
+    acc = [int(x[k::10].sum()) for k in range(10)]
+    return [max(-128, min(127, int(a / 64))) for a in acc]            # C division truncates
+
+
+def fake_results(pixels: bytes) -> str:
+    return ",".join(reference.format_results(fake_model(pixels), 0.00390625, -128))
+
+
+def image(seed: int) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, 3072, dtype=np.uint8).tobytes()
+
+
+def exchange(dev: Device, command: str) -> list[str]:
+    """Every line the device sends for `command`, m-ready included."""
+    return dev.command(command) + ["m-ready"]
+
+
+def load_like_eembc(dev: Device, data: bytes) -> list[str]:
+    """The reference runners' load: 'db load N', then 31-byte 'db' chunks."""
+    replies = exchange(dev, f"db load {len(data)}")
+    for i in range(0, len(data), 31):
+        replies += exchange(dev, "db " + data[i:i + 31].hex())
+    return replies
+
+
+# ---- number formatting and pixel mapping ----------------------------------------------------
+
+def _fmt(clib, v: float) -> str:
+    buf = ctypes.create_string_buffer(64)
+    n = clib.mlperf_format_fixed3(v, buf)
+    assert n == len(buf.value)
+    return buf.value.decode()
+
+
+@pytest.mark.parametrize("v", [0.0, -0.0, 0.0625, 0.1875, 0.0005, 0.0015, 0.0025, 1 / 256, 0.9960938,
+                               -0.0001, -1.2345, 123.4565, 1e-30, 3.4e38, 16777217.0, 1e20, 0.5,
+                               float("inf"), float("-inf")])
+def test_fixed3_matches_printf_on_ties_and_extremes(clib, v):
+    expected = "%.3f" % float(np.float32(v))
+    assert _fmt(clib, v) == expected
+
+
+def test_fixed3_nan(clib):
+    assert _fmt(clib, float("nan")) == "nan"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.floats(width=32, allow_nan=False))
+def test_fixed3_matches_printf(clib, v):
+    assert _fmt(clib, v) == "%.3f" % v
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(-128, 127), st.integers(-128, 127))
+def test_dequantized_outputs_format_like_the_reference(clib, q, zp):
+    scale = np.float32(0.00390625) if zp == -128 else np.float32(0.1372549)
+    v = reference.dequantize([q], scale, zp)[0]
+    assert _fmt(clib, float(v)) == reference.format_value(v)
+
+
+@pytest.mark.parametrize("pixel_to_real,scale,zp,mapping", [
+    (reference.PIXEL_TO_REAL, np.float32(1.0) / np.float32(255.0), -128, "subtract-128"),  # [0,1] inputs
+    (reference.PIXEL_TO_REAL, 0.00392156886, -128, "subtract-128"),   # model.h's literal
+    (np.float32(1.0), 1.0, -128, "subtract-128"),                     # raw-pixel model
+    (reference.PIXEL_TO_REAL, 0.0078125, 0, "quantize"),
+    (reference.PIXEL_TO_REAL, 0.00784313772, -1, "quantize"),         # [-1,1]-style parameters
+    (reference.PIXEL_TO_REAL, 1e-7, 3, "quantize"),                   # saturates
+])
+def test_input_table_host_and_device_agree(clib, pixel_to_real, scale, zp, mapping):
+    table = (ctypes.c_int8 * 256)()
+    kind = clib.mlperf_input_table(float(pixel_to_real), float(scale), zp, table)
+    expected = reference.input_table(scale, zp, pixel_to_real)
+    assert list(table) == expected.tolist()
+    assert kind == (0 if mapping == "subtract-128" else 1)
+    assert reference.input_mapping(scale, zp, pixel_to_real) == mapping
+    if mapping == "subtract-128":
+        assert expected.tolist() == [p - 128 for p in range(256)]
+
+
+# ---- the protocol, exact strings -----------------------------------------------------------
+
+def test_boot_name_profile_help(dut):
+    boot = [dut.read_line(time.monotonic() + 5) for _ in range(2)]
+    assert boot == ["m-init-done", "m-ready"]
+    assert exchange(dut, "name") == ["m-name-dut-[tinykd host]", "m-ready"]
+    assert exchange(dut, "profile") == [f"m-profile-[{FIRMWARE_STRING}]", "m-model-[ic01]", "m-ready"]
+    help_lines = exchange(dut, "help")
+    assert help_lines[0] == FIRMWARE_STRING and help_lines[-1] == "m-ready"
+    assert any(l.startswith("infer N [W]") for l in help_lines)
+    assert exchange(dut, "info") == [
+        "m-info-[model-sha256=" + "0" * 64 + ",input=subtract-128,timer=virtual]", "m-ready"]
+    assert exchange(dut, "") == ["m-ready"]       # a lone '%' (runners flush with it)
+
+
+def test_load_and_infer_exact_sequence(dut):
+    dut.drain(quiet_s=0.1)
+    data = image(1)
+    replies = load_like_eembc(dut, data)
+    assert replies[:2] == ["m-[Expecting 3072 bytes]", "m-ready"]
+    # 99 full chunks of 31 bytes answer m-ready only; the 100th (3 bytes) completes the load.
+    assert replies[2:-2] == ["m-ready"] * 99
+    assert replies[-2:] == ["m-load-done", "m-ready"]
+    printed = dut.command("db print")
+    assert len(printed) == 3072 // 8 and printed[0] == "m-buffer-" + "-".join(f"{b:02x}" for b in data[:8])
+
+    lines = exchange(dut, "infer 20 5")
+    assert lines[:3] == ["m-warmup-start-5", "m-warmup-done", "m-infer-start-20"]
+    assert lines[3].startswith("m-lap-us-") and lines[4].startswith("m-lap-us-")
+    t0, t1 = int(lines[3][9:]), int(lines[4][9:])
+    assert t1 - t0 == 20 * 1500 + 21          # the host DUT's virtual clock: 1500 us per inference
+    assert lines[5:] == ["m-infer-done", f"m-results-[{fake_results(data)}]", "m-ready"]
+    assert exchange(dut, "results") == [f"m-results-[{fake_results(data)}]", "m-ready"]
+    assert exchange(dut, "raw") == [f"m-raw-[{','.join(map(str, fake_model(data)))}]", "m-ready"]
+
+    # `infer` alone is the reference monitor's `infer 1 10`.
+    lines = exchange(dut, "infer")
+    assert lines[:3] == ["m-warmup-start-10", "m-warmup-done", "m-infer-start-1"]
+    # The same image loaded with bigger chunks (tinykd's runner) gives the same vector.
+    dut.load(image(2))
+    assert dut.infer(1, 0).results == fake_results(image(2)).split(",")
+
+
+@pytest.mark.parametrize("command,error", [
+    ("bogus", "e-[Unknown command: bogus]"),
+    ("NAME", "e-[Unknown command: NAME]"),
+    ("infer 0", "e-[infer: iterations must be 1..100000, got 0]"),
+    ("infer x 1", "e-[infer: iterations must be 1..100000, got x]"),
+    ("infer 1 -1", "e-[infer: warm-up iterations must be 0..100000, got -1]"),
+    ("infer 1 2 3", "e-[infer: usage 'infer N [W]']"),
+    ("infer 100001 0", "e-[infer: iterations must be 1..100000, got 100001]"),
+    ("infer 99999999999999999999 0", "e-[infer: iterations must be 1..100000, got 99999999999999999999]"),
+    ("db", "e-[Command 'db' requires a subcommand: load N, print or hex bytes]"),
+    ("db load", "e-[Command 'db load' requires the number of bytes]"),
+    ("db load 0", "e-[db load: byte count must be 1..3072, got '0']"),
+    ("db load 3073", "e-[db load: byte count must be 1..3072, got '3073']"),
+    ("db load 12x", "e-[db load: byte count must be 1..3072, got '12x']"),
+    ("db load 4 5", "e-[Command 'db load' takes one argument, the number of bytes]"),
+    ("db 0102", "e-[db: no buffer announced; send 'db load N' first]"),
+    ("results", "e-[No results yet: run 'infer N W' first]"),
+    ("infer 1 0", "e-[infer: 0 bytes loaded, the model needs 3072; send 'db load N' and the data first]"),
+])
+def test_malformed_commands_get_one_error_line_and_the_device_stays_usable(dut, command, error):
+    dut.drain(quiet_s=0.1)
+    assert exchange(dut, command) == [error, "m-ready"]
+    assert exchange(dut, "name") == ["m-name-dut-[tinykd host]", "m-ready"]
+
+
+def test_bad_db_data_and_data_beyond_the_announced_length(dut):
+    dut.drain(quiet_s=0.1)
+    assert exchange(dut, "db load 4") == ["m-[Expecting 4 bytes]", "m-ready"]
+    assert exchange(dut, "db 0g") == ["e-[db: invalid hex digit g]", "m-ready"]
+    assert exchange(dut, "db 012") == ["e-[db: odd number of hex digits in '012]", "m-ready"]
+    assert exchange(dut, "db 01 02") == ["e-[db: hex data must be one word without spaces]", "m-ready"]
+    assert exchange(dut, "db 0102") == ["m-ready"]
+    assert exchange(dut, "db 030405") == [
+        "e-[db: 3 bytes exceed the announced length: 2 of 4 bytes remain; chunk ignored]", "m-ready"]
+    assert exchange(dut, "db 0304") == ["m-load-done", "m-ready"]
+    assert exchange(dut, "db 05") == [
+        "e-[db: buffer already full (4 bytes); send 'db load N' to start a new one]", "m-ready"]
+    assert exchange(dut, "db print") == ["m-buffer-01-02-03-04", "m-ready"]
+    # A full image still loads and infers afterwards.
+    data = image(3)
+    assert load_like_eembc(dut, data)[-2:] == ["m-load-done", "m-ready"]
+    assert dut.infer(2, 1).results == fake_results(data).split(",")
+
+
+def test_over_long_lines_are_refused_whole(dut):
+    dut.drain(quiet_s=0.1)
+    assert exchange(dut, "x" * 255) == ["e-[Unknown command: " + "x" * 255 + "]", "m-ready"]
+    assert exchange(dut, "db " + "ab" * 150) == [
+        "e-[Command too long: 303 characters, at most 255 allowed; ignored]", "m-ready"]
+    assert exchange(dut, "n" * 5000) == [
+        "e-[Command too long: 5000 characters, at most 255 allowed; ignored]", "m-ready"]
+    # Nothing of the long line leaked into the next command; '\r\n' between commands is ignored.
+    dut.port.write(b"\r\nname\r\n%")
+    lines = []
+    while (line := dut.read_line(time.monotonic() + 5)) != "m-ready":
+        lines.append(line)
+    assert lines == ["m-name-dut-[tinykd host]"]
+
+
+def test_device_client_errors_are_clear(dut):
+    dut.sync()
+    with pytest.raises(DeviceError, match=r"refused 'infer 1 0': e-\[infer: 0 bytes loaded"):
+        dut.infer(1, 0)
+    silent = PipePort(["sleep", "3"])   # a port with nothing behind it
+    try:
+        with pytest.raises(DeviceError, match="no m-ready from the device within 0.2 s after 'name%'"):
+            Device(silent).command("name", 0.2)
+        with pytest.raises(DeviceError, match="does not answer the MLPerf 'name' command"):
+            Device(silent).sync(attempts=1, timeout_s=0.1)
+    finally:
+        silent.proc.kill()
+        silent.proc.wait()
+
+
+# ---- runner and datasets -------------------------------------------------------------------
+
+def test_sync_survives_a_partial_command_and_boot_lines(dut):
+    dut.port.write(b"db lo")                  # a fragment, as if the host started mid-command
+    assert dut.sync() == "tinykd host"
+    assert dut.profile() == (FIRMWARE_STRING, "ic01")
+    assert dut.info()["input"] == "subtract-128"
+
+
+def test_performance_mode_median_throughput(dut):
+    samples = [Sample(f"img{i}", image(10 + i), i % 10) for i in range(3)]
+    device = runner.describe(dut)
+    result = runner.run_performance(dut, samples, windows=5, iterations=20, warmups=5)
+    assert [w["sample"] for w in result["windows"]] == ["img0", "img1", "img2", "img0", "img1"]
+    for w in result["windows"]:
+        assert w["elapsed_us"] == 20 * 1500 + 21
+        assert w["results"] == fake_results(samples[int(w["sample"][3:])].pixels).split(",")
+    assert result["median_throughput_inf_per_s"] == round(20 / (30021 / 1e6), 4)
+    result.update(device=device, clock=runner.clock_description(True, device["info"]), dataset="x")
+    text = runner.summary_text(result)
+    assert "Median throughput: 666.200 inf./s" in text and "QEMU virtual time" in text
+
+
+def test_accuracy_mode_top1_and_files(dut, tmp_path):
+    samples = [Sample(f"img{i}", image(20 + i), None) for i in range(6)]
+    labels = [int(np.argmax(fake_model(s.pixels))) for s in samples]
+    samples = [Sample(s.name, s.pixels, l if i % 2 == 0 else (l + 1) % 10)
+               for i, (s, l) in enumerate(zip(samples, labels))]
+    device = runner.describe(dut)
+    result = runner.run_accuracy(dut, samples)
+    assert (result["correct"], result["labelled"], result["top1"]) == (3, 6, 0.5)
+    assert [r["predicted"] for r in result["images"]] == labels
+    result.update(device=device, clock=runner.clock_description(False, device["info"]), dataset="x")
+    runner.write_results(tmp_path / "acc", result, dut.log)
+    saved = json.loads((tmp_path / "acc" / "results.json").read_text())
+    assert saved["top1"] == 0.5 and saved["device"]["profile"] == FIRMWARE_STRING
+    assert "Top-1 accuracy: 50.00 % (3 of 6 images)" in (tmp_path / "acc" / "results.txt").read_text()
+    assert "> infer 1 0%" in (tmp_path / "acc" / "log.txt").read_text()
+
+
+def test_datasets_ic01_npz_and_image_folder(tmp_path):
+    from PIL import Image
+
+    imgs = [image(30 + i) for i in range(4)]
+    ic01 = tmp_path / "ic01"
+    ic01.mkdir()
+    for i, b in enumerate(imgs):
+        (ic01 / f"im_{i}.bin").write_bytes(b)
+    (ic01 / "y_labels.csv").write_text("".join(f"im_{i}.bin,10,{i + 3}\n" for i in range(4)))
+    got = load_samples(ic01, limit=3)
+    assert [(s.name, s.pixels, s.label) for s in got] == [(f"im_{i}.bin", imgs[i], i + 3) for i in range(3)]
+
+    x = np.stack([np.frombuffer(b, np.uint8).reshape(32, 32, 3) for b in imgs])
+    np.savez(tmp_path / "test.npz", x=x, y=np.arange(4))
+    got = load_samples(tmp_path / "test.npz")
+    assert [s.pixels for s in got] == imgs and [s.label for s in got] == [0, 1, 2, 3]
+
+    for c, b in zip(["cat", "dog"], imgs):
+        (tmp_path / "folder" / c).mkdir(parents=True)
+        Image.fromarray(np.frombuffer(b, np.uint8).reshape(32, 32, 3)).save(tmp_path / "folder" / c / "a.png")
+    got = load_samples(tmp_path / "folder")
+    assert [(s.name, s.pixels, s.label) for s in got] == [("cat/a.png", imgs[0], 0), ("dog/a.png", imgs[1], 1)]
+
+
+def test_datasets_bad_input_is_named(tmp_path):
+    (tmp_path / "ic01").mkdir()
+    (tmp_path / "ic01" / "a.bin").write_bytes(b"\0" * 100)
+    (tmp_path / "ic01" / "y_labels.csv").write_text("a.bin,10,1\n")
+    with pytest.raises(DataError, match=r"a.bin: 100 bytes; an ic01 image is 3072"):
+        load_samples(tmp_path / "ic01")
+    np.savez(tmp_path / "gray.npz", x=np.zeros((2, 28, 28, 1), np.uint8))
+    with pytest.raises(DataError, match=r"expected uint8 \(N, 32, 32, 3\)"):
+        load_samples(tmp_path / "gray.npz")
+    with pytest.raises(DataError, match="does not exist"):
+        load_samples(tmp_path / "nope")
+
+
+def test_cli_rejects_bad_arguments(capsys, tmp_path):
+    from tinykd.cli import main
+
+    assert main(["mlperf", "performance", "--port", "loop://", "--windows", "0"]) == 1
+    assert "--windows = 0 is not allowed" in capsys.readouterr().err
+    assert main(["mlperf", "accuracy", "--port", "loop://", "--dataset", str(tmp_path / "none")]) == 1
+    assert "does not exist" in capsys.readouterr().err
