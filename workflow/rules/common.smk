@@ -1,0 +1,30 @@
+# Shared helpers for the rules files. Each rules file appends its final outputs to ALL_TARGETS.
+import glob
+import os
+
+ALL_TARGETS = []
+DATA = ["data/train.npz", "data/val.npz", "data/test.npz", "data/dataset.json"]
+
+
+def code(*paths):
+    """Files a rule depends on: files as given, folders expanded to every file under them
+    (byte-code caches excluded), matching a folder dependency in dvc.yaml."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            files += sorted(f for f in glob.glob(f"{path}/**/*", recursive=True)
+                            if os.path.isfile(f) and "__pycache__" not in f and not f.endswith(".pyc"))
+        else:
+            files.append(path)
+    return files
+
+
+def param_values(*keys):
+    """{key_with_underscores: value} for dotted params.yaml keys; as rule params they trigger reruns."""
+    out = {}
+    for key in keys:
+        node = config
+        for part in key.split("."):
+            node = node[part]
+        out[key.replace(".", "__")] = node
+    return out
