@@ -5,16 +5,24 @@ import numpy as np
 
 
 def _per_class_take(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Indices of about `fraction` of each class (at least one per class when fraction > 0)."""
+    """Sorted indices of round(N * fraction) examples, spread over classes in proportion.
+
+    Per-class quotas use the largest-remainder method, so the total is exact and each class
+    gets its share within one example.
+    """
     rng = np.random.default_rng(seed)
-    chosen = []
-    for cls in np.unique(labels):
+    classes = np.unique(labels)
+    pools = []
+    for cls in classes:
         idx = np.flatnonzero(labels == cls)
-        idx = idx[rng.permutation(len(idx))]
-        n = int(round(len(idx) * fraction))
-        if fraction > 0 and len(idx) > 1:
-            n = min(max(n, 1), len(idx) - 1) if fraction < 1 else len(idx)
-        chosen.append(idx[:n])
+        pools.append(idx[rng.permutation(len(idx))])
+    total = int(np.floor(len(labels) * fraction + 0.5))
+    quotas = np.array([len(p) * fraction for p in pools])
+    take = np.floor(quotas).astype(int)
+    order = sorted(range(len(pools)), key=lambda i: (-(quotas[i] - take[i]), i))
+    for i in order[: max(0, total - int(take.sum()))]:
+        take[i] += 1
+    chosen = [p[:n] for p, n in zip(pools, take)]
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
@@ -22,15 +30,7 @@ def stratified_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
     """Sorted indices of `limit` examples keeping class proportions; all when limit is 0 or too big."""
     if limit <= 0 or limit >= len(labels):
         return np.arange(len(labels))
-    idx = _per_class_take(labels, limit / len(labels), seed)
-    # Rounding per class can miss the exact count; top up or trim deterministically.
-    rng = np.random.default_rng(seed + 1)
-    if len(idx) > limit:
-        idx = np.sort(rng.choice(idx, size=limit, replace=False))
-    elif len(idx) < limit:
-        rest = np.setdiff1d(np.arange(len(labels)), idx)
-        idx = np.sort(np.concatenate([idx, rng.choice(rest, size=limit - len(idx), replace=False)]))
-    return idx
+    return _per_class_take(labels, limit / len(labels), seed)
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
