@@ -12,6 +12,7 @@ import ctypes
 import json
 import os
 import queue
+import shutil
 import subprocess
 import threading
 import time
@@ -388,3 +389,147 @@ def test_cli_rejects_bad_arguments(capsys, tmp_path):
     assert "--windows = 0 is not allowed" in capsys.readouterr().err
     assert main(["mlperf", "accuracy", "--port", "loop://", "--dataset", str(tmp_path / "none")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+# ---- slow: the real firmware on QEMU --------------------------------------------------------
+
+def _tiny_ic01_tflite(path: Path) -> Path:
+    """A CIFAR-shaped (32x32x3 -> 10) Keras model with seeded random weights, full int8."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from tinykd.quantize import convert_int8
+
+    keras.utils.set_random_seed(1234)
+    inp = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(10)(x)
+    model = keras.Model(inp, keras.layers.Softmax()(x), name="tiny_ic01")
+    calibration = np.random.default_rng(5).integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
+    path.write_bytes(convert_int8(model, calibration))
+    return path
+
+
+@pytest.fixture(scope="module")
+def ic01_build(tmp_path_factory):
+    """The tiny model exported (tinykd export) and built into PROTOCOL=mlperf firmware."""
+    if not shutil.which("arm-none-eabi-gcc") or not shutil.which("qemu-system-arm"):
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm (scripts/setup-system.sh)")
+    from tinykd.cli import main
+
+    work = tmp_path_factory.mktemp("mlperf_fw")
+    tflite = _tiny_ic01_tflite(work / "tiny.tflite")
+    assert main(["export", str(tflite), str(work / "model")]) == 0
+    subprocess.run(["make", "-s", "-C", str(REPO / "firmware"), "PROTOCOL=mlperf",
+                    f"MODEL_DIR={work / 'model'}", f"BUILD_DIR={work / 'fw'}"],
+                   check=True, capture_output=True, text=True)
+    return {"tflite": tflite, "model": work / "model", "elf": work / "fw" / "tinykd.elf", "work": work}
+
+
+@pytest.mark.slow
+def test_host_build_of_the_exported_model_matches_the_reference(ic01_build):
+    """The same protocol and glue around the exported C model, on the host: many images fast."""
+    model = ic01_build["model"]
+    entries = (model / "sources.txt").read_text().split()
+    sources = [REPO / e if not Path(e).is_absolute() else Path(e) for e in entries if e.endswith(".c")]
+    includes = [REPO / e[2:] for e in entries if e.startswith("-I")]
+    exe = _compile(ic01_build["work"] / "host_dut",
+                   [REPO / "tests/c/mlperf_host_dut.c", APP / "mlperf_protocol.c",
+                    APP / "mlperf_input.c", APP / "mlperf_model.c", *sources],
+                   [APP, model, *includes], ["-lm"])
+    ref = reference.HostReference(ic01_build["tflite"])
+    port = PipePort([str(exe)])
+    try:
+        dev = Device(port)
+        dev.sync()
+        assert dev.info()["input"] == ref.mapping == "subtract-128"
+        for seed in range(40):
+            px = image(100 + seed)
+            dev.load(px)
+            assert dev.infer(1, 0).results == ref.results(px), f"image seed {100 + seed}"
+            assert dev.raw() == ref.raw(px).tolist()
+    finally:
+        port.close()
+
+
+@pytest.mark.slow
+def test_qemu_board_speaks_the_protocol_exactly(ic01_build):
+    import serial
+
+    from tinykd.mlperf.cli import qemu_board
+
+    ref = reference.HostReference(ic01_build["tflite"])
+    sha = ic01_build["model"].joinpath("model.h").read_text().split('TINYKD_MODEL_SHA256 "')[1][:64]
+    with qemu_board(ic01_build["elf"]) as board:
+        link = serial.serial_for_url(board.url, timeout=0.05)
+        dev = Device(link, timeout_s=20)
+        try:
+            # wait=on: the board boots once we are connected, so its boot lines are ours.
+            assert [dev.read_line(time.monotonic() + 20) for _ in range(2)] == ["m-init-done", "m-ready"]
+            name = "tinykd-fw 0.1.0 on B-L475E-IOT01A (STM32L475VG)"
+            assert exchange(dev, "name") == [f"m-name-dut-[{name}]", "m-ready"]
+            assert exchange(dev, "profile") == [f"m-profile-[{FIRMWARE_STRING}]", "m-model-[ic01]", "m-ready"]
+            assert exchange(dev, "info") == [
+                f"m-info-[model-sha256={sha},input=subtract-128,timer=systick]", "m-ready"]
+            # Faults: one error line each, then m-ready, and the device carries on.
+            assert exchange(dev, "inference 1") == ["e-[Unknown command: inference]", "m-ready"]
+            assert exchange(dev, "infer 0 0") == ["e-[infer: iterations must be 1..100000, got 0]", "m-ready"]
+            assert exchange(dev, "infer 1 0") == [
+                "e-[infer: 0 bytes loaded, the model needs 3072; send 'db load N' and the data first]", "m-ready"]
+            assert exchange(dev, "db load 5000") == ["e-[db load: byte count must be 1..3072, got '5000']", "m-ready"]
+            assert exchange(dev, "db " + "5a" * 200) == [
+                "e-[Command too long: 403 characters, at most 255 allowed; ignored]", "m-ready"]
+            assert exchange(dev, "db load 2") == ["m-[Expecting 2 bytes]", "m-ready"]
+            assert exchange(dev, "db 0a0b0c") == [
+                "e-[db: 3 bytes exceed the announced length: 2 of 2 bytes remain; chunk ignored]", "m-ready"]
+            assert exchange(dev, "db 0a0b") == ["m-load-done", "m-ready"]
+            assert exchange(dev, "db 0c") == [
+                "e-[db: buffer already full (2 bytes); send 'db load N' to start a new one]", "m-ready"]
+
+            for seed in (7, 8):
+                px = image(seed)
+                replies = load_like_eembc(dev, px)
+                assert replies[:2] == ["m-[Expecting 3072 bytes]", "m-ready"] and replies[-2:] == ["m-load-done", "m-ready"]
+                lines = exchange(dev, "infer 20 5")
+                assert lines[:3] == ["m-warmup-start-5", "m-warmup-done", "m-infer-start-20"]
+                assert [l[:9] for l in lines[3:5]] == ["m-lap-us-", "m-lap-us-"]
+                elapsed = int(lines[4][9:]) - int(lines[3][9:])
+                assert 0 < elapsed < 20 * 100_000
+                assert lines[5:] == ["m-infer-done", f"m-results-[{','.join(ref.results(px))}]", "m-ready"]
+                assert exchange(dev, "raw") == [f"m-raw-[{','.join(map(str, ref.raw(px).tolist()))}]", "m-ready"]
+            assert dev.sync() == name
+        finally:
+            link.close()
+
+
+@pytest.mark.slow
+def test_tinykd_mlperf_on_the_qemu_board(ic01_build, tmp_path, capsys):
+    from tinykd.cli import main
+
+    x = np.stack([np.frombuffer(image(50 + i), np.uint8).reshape(32, 32, 3) for i in range(4)])
+    ref = reference.HostReference(ic01_build["tflite"])
+    labels = [int(np.argmax(ref.raw(img.tobytes()))) for img in x]
+    labels[1] = (labels[1] + 1) % 10
+    np.savez(tmp_path / "test.npz", x=x, y=np.array(labels))
+    elf = str(ic01_build["elf"])
+
+    assert main(["mlperf", "accuracy", "--elf", elf, "--dataset", str(tmp_path / "test.npz"),
+                 "--tflite", str(ic01_build["tflite"]), "--out", str(tmp_path / "acc"), "--quiet"]) == 0
+    acc = json.loads((tmp_path / "acc" / "results.json").read_text())
+    assert (acc["correct"], acc["labelled"], acc["top1"]) == (3, 4, 0.75)
+    assert acc["reference"] == {"results_equal": 4, "results_agreement": 1.0, "raw_checked": 4, "raw_equal": 4}
+    assert acc["clock"]["source"] == "qemu-icount"
+
+    assert main(["mlperf", "performance", "--elf", elf, "--dataset", str(tmp_path / "test.npz"),
+                 "--out", str(tmp_path / "perf"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    perf = json.loads((tmp_path / "perf" / "results.json").read_text())
+    assert [(w["iterations"], w["warmups"]) for w in perf["windows"]] == [(20, 5)] * 5
+    throughputs = sorted(w["throughput_inf_per_s"] for w in perf["windows"])
+    assert perf["median_throughput_inf_per_s"] == throughputs[2] > 0
+    assert "QEMU virtual time" in out and "-icount shift=0" in out
+    assert "Median throughput:" in (tmp_path / "perf" / "results.txt").read_text()
+    assert "> infer 20 5%" in (tmp_path / "perf" / "log.txt").read_text()

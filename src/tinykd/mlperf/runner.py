@@ -21,8 +21,8 @@ from ..errors import DeviceError
 from .client import Device
 from .datasets import Sample
 
-QEMU_CLOCK_NOTE = ("QEMU virtual time: the board runs under -icount shift=0 (one guest instruction "
-                   "= 1 ns), so microseconds count instructions / 1000, not wall-clock time on a "
+QEMU_CLOCK_NOTE = ("QEMU virtual time: the board runs under -icount shift=0,sleep=off (one guest "
+                   "instruction = 1 ns), so microseconds count instructions / 1000, not wall-clock time on a "
                    "real STM32L475 (which also spends cycles on flash wait states and memory stalls)")
 
 
