@@ -21,17 +21,20 @@ typedef struct {
 } tk_add_params;
 
 /**
- * output[i] = clamp(requant_out(requant_1((in1[i] + off1) << ls) + requant_2((in2[i] + off2) << ls))
- *     + output_offset) for i in [0, size).
+ * output[i] = clamp(requant_out(requant_1((in1[i] + off1) << ls) + requant_2((in2[i % size2] + off2) << ls))
+ *     + output_offset) for i in [0, size). size2 == size for same-shape tensors; a smaller
+ * input2 whose shape is the trailing dimensions of input1's (e.g. a [C] bias added to
+ * [N, H, W, C]) repeats with period size2.
  *
  * @param params  in: offsets, multipliers, clamp
- * @param size    in: number of elements of each tensor, >= 0
+ * @param size    in: number of elements of input1 and output, >= 0
  * @param input1  in: int8 [size]
- * @param input2  in: int8 [size]
+ * @param size2   in: number of elements of input2, >= 1, divides size
+ * @param input2  in: int8 [size2]
  * @param output  out: int8 [size]
  * @return TK_OK or TK_ERR_ARG
  */
-tk_status tk_add_s8(const tk_add_params *params, int32_t size,
-                    const int8_t *input1, const int8_t *input2, int8_t *output);
+tk_status tk_add_s8(const tk_add_params *params, int32_t size, const int8_t *input1,
+                    int32_t size2, const int8_t *input2, int8_t *output);
 
 #endif /* TK_ADD_S8_H */

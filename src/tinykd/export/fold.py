@@ -11,7 +11,8 @@ import numpy as np
 from ..errors import ExportError
 from .reader import Graph, Op
 
-FOLDABLE = {"SHAPE", "STRIDED_SLICE", "PACK", "CONCATENATION", "CAST", "GATHER", "SLICE", "SQUEEZE", "EXPAND_DIMS"}
+FOLDABLE = {"SHAPE", "STRIDED_SLICE", "PACK", "CONCATENATION", "CAST", "GATHER", "SLICE", "SQUEEZE", "EXPAND_DIMS",
+            "REDUCE_PROD", "MUL", "ADD", "SUB", "FLOOR_DIV"}
 
 
 def _strided_slice(op: Op, x, begin, end, strides):
@@ -55,7 +56,42 @@ def _evaluate(graph: Graph, op: Op):
         return vals[0].reshape(out.shape)
     if op.name == "EXPAND_DIMS":
         return vals[0].reshape(out.shape)
+    if op.name == "REDUCE_PROD":
+        axes = tuple(int(a) for a in np.asarray(vals[1]).reshape(-1))
+        return np.prod(vals[0], axis=axes, keepdims=bool(op.options.get("KeepDims", False)))
+    if op.name in ("MUL", "ADD", "SUB", "FLOOR_DIV") and not op.options.get("FusedActivationFunction", 0):
+        a, b = vals[0], vals[1]
+        return {"MUL": np.multiply, "ADD": np.add, "SUB": np.subtract, "FLOOR_DIV": np.floor_divide}[op.name](a, b)
     return None
+
+
+def _fix_shape(graph: Graph, op: Op) -> None:
+    """Recompute output shapes the converter left as placeholders for a dynamic batch
+    (RESHAPE from its folded shape input, FULLY_CONNECTED from its input and weights)."""
+    t = graph.tensors
+    out = t[op.outputs[0]]
+    if op.name == "RESHAPE":
+        src = t[op.inputs[0]]
+        if len(op.inputs) > 1 and op.inputs[1] >= 0 and t[op.inputs[1]].data is not None:
+            new = [int(v) for v in t[op.inputs[1]].data.reshape(-1)]
+        elif op.options.get("NewShape"):
+            new = list(op.options["NewShape"])
+        else:
+            return
+        if new.count(-1) == 1:
+            known = int(np.prod([d for d in new if d != -1], dtype=np.int64))
+            new[new.index(-1)] = src.size // known if known else 0
+        if int(np.prod(new, dtype=np.int64)) == src.size:
+            out.shape = tuple(new)
+    elif op.name == "FULLY_CONNECTED" and len(op.inputs) > 1:
+        src, w = t[op.inputs[0]], t[op.inputs[1]]
+        if len(w.shape) != 2 or not w.shape[1] or src.size % w.shape[1]:
+            return
+        units = w.shape[0]
+        if op.options.get("KeepNumDims", False):
+            out.shape = tuple(src.shape[:-1]) + (units,)
+        else:
+            out.shape = (src.size // w.shape[1], units)
 
 
 def fold_constants(graph: Graph) -> Graph:
@@ -66,6 +102,8 @@ def fold_constants(graph: Graph) -> Graph:
         value = None
         if op.name in FOLDABLE and out is not None and out.dtype in ("INT32", "INT64"):
             value = _evaluate(graph, op)
+        if value is None and out is not None:
+            _fix_shape(graph, op)
         if value is not None:
             out.data = np.asarray(value).astype(out.data.dtype if out.data is not None else
                                                 (np.int32 if out.dtype == "INT32" else np.int64)).reshape(out.shape)

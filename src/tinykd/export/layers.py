@@ -233,8 +233,16 @@ def _add(graph: Graph, op: Op) -> Layer:
     a = _int8_act(graph, op, op.inputs[0], "first input")
     b = _int8_act(graph, op, op.inputs[1], "second input")
     y = _int8_act(graph, op, op.outputs[0], "output")
-    if a.shape != b.shape or a.size != y.size:
-        raise _fail(op, f"broadcasting {a.shape} + {b.shape} is not supported; inputs must have the same shape")
+    if b.size > a.size:
+        a, b = b, a   # the arithmetic is symmetric once each input keeps its own multiplier
+    sa_shape = tuple(d for d in a.shape)
+    sb_shape = tuple(d for d in b.shape)
+    while sb_shape and sb_shape[0] == 1 and len(sb_shape) > 1:
+        sb_shape = sb_shape[1:]
+    trailing = sa_shape[len(sa_shape) - len(sb_shape):] if sb_shape else ()
+    if a.size != y.size or (a.shape != b.shape and trailing != sb_shape):
+        raise _fail(op, f"broadcasting {graph.tensors[op.inputs[0]].shape} + {graph.tensors[op.inputs[1]].shape} is "
+                        "not supported; inputs must have the same shape or the second the trailing dimensions of the first")
     left_shift = 20
     sa, sb, so = _scale(a), _scale(b), _scale(y)
     twice_max = 2 * max(sa, sb)
@@ -246,7 +254,7 @@ def _add(graph: Graph, op: Op) -> Layer:
                   input1_multiplier=m1, input1_shift=s1, input2_multiplier=m2, input2_shift=s2,
                   output_multiplier=mo, output_shift=so_, act_min=act_min, act_max=act_max)
     layer = Layer(op.index, op.name, "add", [a.index, b.index], [y.index], params, {}, {}, 0)
-    layer.dims = {"size": (y.size, 0, 0, 0)}
+    layer.dims = {"size": (y.size, b.size, 0, 0)}
     return layer
 
 

@@ -1,0 +1,48 @@
+"""Stage export: the student's int8 .tflite -> C (build/model/), plus the footprint report
+of teacher, baseline and student against the board (metrics/footprint.json). A student
+that does not fit the board stops here; a teacher that does not fit is only reported."""
+import argparse
+
+from _common import run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--student", required=True, help="int8 .tflite to export")
+    ap.add_argument("--teacher", required=True, help="int8 .tflite (footprint only)")
+    ap.add_argument("--baseline", required=True, help="int8 .tflite (footprint only)")
+    ap.add_argument("--outdir", required=True, help="folder for the generated C")
+    ap.add_argument("--footprint", required=True, help="footprint metrics .json to write")
+    args = ap.parse_args()
+
+    def body():
+        from pathlib import Path
+
+        from tinykd import params as P
+        from tinykd.atomic import write_json
+        from tinykd.errors import ExportError
+        from tinykd.export import export_model
+        from tinykd.export.footprint import board, report, require_fit
+
+        p = P.load(args.params, sections=["export"])
+        brd = board(p["export"]["board"])
+        blobs = {}
+        for name, path in (("student", args.student), ("teacher", args.teacher), ("baseline", args.baseline)):
+            if not Path(path).is_file():
+                raise ExportError(f"{name} model {path!r} does not exist")
+            blobs[name] = Path(path).read_bytes()
+        fp = report(blobs, brd)
+        write_json(args.footprint, fp)
+        for name, m in sorted(fp["models"].items()):
+            print(f"footprint {name}: {m['weight_bytes']} weight bytes, {m['arena_bytes']} arena bytes, "
+                  f"{m['macs']} MACs, fits {brd.name}: {m['fits']}")
+        require_fit("student", fp["models"]["student"], brd)
+        info = export_model(blobs["student"], args.outdir)
+        print(f"export: {info['num_layers']} layers -> {args.outdir}")
+
+    run(body)
+
+
+if __name__ == "__main__":
+    main()
