@@ -3,8 +3,10 @@
 - `input_table`: the ic01 pixel (uint8) to int8 input mapping of firmware/app/mlperf_input.c.
 - `dequantize` / `format_results`: the m-results-[...] text, `(q - zero_point) * scale` in
   single precision printed like the reference submission's `%0.3f`.
-- `HostReference`: the same .tflite on the host int8 interpreter (ai_edge_litert), giving the
-  vector the device must print for the same image.
+- `HostReference`: the same .tflite on the host int8 interpreter (ai_edge_litert with its
+  reference kernels, which TFLite Micro and tinykd's engine match bit for bit; the default
+  XNNPACK delegate rounds some int8 ops differently, e.g. ResNet-8's residual ADDs, by +-1),
+  giving the vector the device must print for the same image.
 """
 from __future__ import annotations
 
@@ -54,12 +56,13 @@ class HostReference:
     """The model on the host's int8 interpreter, fed exactly what the firmware feeds its model."""
 
     def __init__(self, tflite: str | Path):
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         path = Path(tflite)
         if not path.is_file():
             raise DataError(f"reference model {path} does not exist")
-        self.interpreter = Interpreter(model_path=str(path))
+        self.interpreter = Interpreter(model_path=str(path),
+                                       experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
