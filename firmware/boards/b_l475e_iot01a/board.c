@@ -1,0 +1,181 @@
+/*
+ * B-L475E-IOT01A board support: 80 MHz clock, USART1 on the ST-LINK virtual COM port,
+ * a core-clock tick counter. Verified on QEMU's `-M b-l475e-iot01a` and written to RM0351.
+ */
+#include "board.h"
+
+#include "regs.h"
+
+#define CORE_HZ 80000000u
+
+/* Receive ring: the UART interrupt fills it so bytes arriving during an inference are kept. */
+#define RX_RING_BYTES 1024u
+static volatile uint8_t rx_ring[RX_RING_BYTES];
+static volatile uint32_t rx_head; /* written by the interrupt only */
+static volatile uint32_t rx_tail; /* written by the main loop only */
+static volatile uint32_t rx_overruns;
+
+static volatile uint32_t systick_wraps;
+static enum board_timer timer_in_use;
+
+static void clock_init(void)
+{
+    /* MSI (4 MHz after reset) x 40 / 2 = 80 MHz; flash needs 4 wait states above 64 MHz
+     * (RM0351 table 9, range 1) before the switch. */
+    RCC_CR |= RCC_CR_MSION;
+    while (!(RCC_CR & RCC_CR_MSIRDY)) {
+    }
+    FLASH_ACR = (FLASH_ACR & ~FLASH_ACR_LATENCY_MASK) | 4u | FLASH_ACR_PRFTEN | FLASH_ACR_ICEN |
+                FLASH_ACR_DCEN;
+    /* RM0351 asks to read the latency back before raising the clock. QEMU leaves the flash
+     * interface unimplemented (reads 0), so the wait is bounded instead of endless. */
+    for (int i = 0; i < 64 && (FLASH_ACR & FLASH_ACR_LATENCY_MASK) != 4u; i++) {
+    }
+    RCC_CR &= ~RCC_CR_PLLON;
+    while (RCC_CR & RCC_CR_PLLRDY) {
+    }
+    /* PLLM = /1, PLLR = /2 (field value 0) */
+    RCC_PLLCFGR = RCC_PLLCFGR_SRC_MSI | RCC_PLLCFGR_PLLN(40) | RCC_PLLCFGR_PLLREN;
+    RCC_CR |= RCC_CR_PLLON;
+    while (!(RCC_CR & RCC_CR_PLLRDY)) {
+    }
+    RCC_CFGR = (RCC_CFGR & ~RCC_CFGR_SW_MASK) | RCC_CFGR_SW_PLL;
+    while ((RCC_CFGR & RCC_CFGR_SWS_MASK) != RCC_CFGR_SWS_PLL) {
+    }
+}
+
+static void uart_init(uint32_t baud)
+{
+    RCC_AHB2ENR |= RCC_AHB2ENR_GPIOBEN;
+    RCC_APB2ENR |= RCC_APB2ENR_USART1EN;
+    (void)RCC_APB2ENR; /* read back: the clock must be running before the first access */
+
+    /* PB6 = USART1_TX, PB7 = USART1_RX: alternate function 7, high speed, pull-up on RX. */
+    GPIOB_MODER = (GPIOB_MODER & ~(0xFu << 12)) | (0xAu << 12);
+    GPIOB_OSPEEDR |= (0xFu << 12);
+    GPIOB_PUPDR = (GPIOB_PUPDR & ~(0xFu << 12)) | (0x1u << 14);
+    GPIOB_AFRL = (GPIOB_AFRL & ~(0xFFu << 24)) | (0x77u << 24);
+
+    /* PCLK2 = core clock (APB2 prescaler 1); 16x oversampling: BRR = fck / baud, rounded.
+     * BRR first: QEMU checks it whenever CR1 is written. */
+    USART1_BRR = (CORE_HZ + baud / 2u) / baud;
+    USART1_CR1 = 0;
+    USART1_CR2 = 0;
+    USART1_CR3 = 0;
+    USART1_CR1 = USART_CR1_UE | USART_CR1_TE | USART_CR1_RE | USART_CR1_RXNEIE;
+    NVIC_ISER(USART1_IRQn / 32u) = 1u << (USART1_IRQn % 32u);
+}
+
+static void timer_init(void)
+{
+    /* SysTick always runs: it wakes board_idle() and is the fallback tick counter. */
+    SYST_RVR = 0x00FFFFFFu;
+    SYST_CVR = 0;
+    SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CLKSOURCE;
+
+    /* Prefer the DWT cycle counter, but only if it actually counts (QEMU reads it as 0). */
+    DEMCR |= DEMCR_TRCENA;
+    DWT_CYCCNT = 0;
+    DWT_CTRL |= DWT_CTRL_CYCCNTENA;
+    for (volatile int i = 0; i < 16; i++) {
+    }
+    timer_in_use = DWT_CYCCNT != 0u ? BOARD_TIMER_DWT : BOARD_TIMER_SYSTICK;
+}
+
+void board_init(uint32_t baud)
+{
+    cpu_irq_disable();
+    clock_init();
+    timer_init();
+    uart_init(baud);
+    cpu_irq_enable();
+}
+
+uint32_t board_core_hz(void) { return CORE_HZ; }
+
+enum board_timer board_timer(void) { return timer_in_use; }
+
+static uint32_t systick_ticks(void)
+{
+    /* A wrap between reading the wrap count and the counter would lose 2^24 ticks: read both
+     * with interrupts off and account for a wrap that is pending but not yet serviced. */
+    cpu_irq_disable();
+    uint32_t wraps = systick_wraps;
+    uint32_t value = SYST_CVR;
+    if (SCB_ICSR & SCB_ICSR_PENDSTSET) {
+        wraps++;
+        value = SYST_CVR;
+    }
+    cpu_irq_enable();
+    return (wraps << 24) | (0x00FFFFFFu - value);
+}
+
+uint32_t board_ticks(void)
+{
+    return timer_in_use == BOARD_TIMER_DWT ? DWT_CYCCNT : systick_ticks();
+}
+
+void board_uart_write(const uint8_t *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        while (!(USART1_ISR & USART_ISR_TXE)) {
+        }
+        USART1_TDR = data[i];
+    }
+    while (!(USART1_ISR & USART_ISR_TC)) {
+    }
+}
+
+int board_uart_read(uint8_t *out)
+{
+    uint32_t tail = rx_tail;
+    if (tail == rx_head) {
+        return 0;
+    }
+    *out = rx_ring[tail % RX_RING_BYTES];
+    rx_tail = tail + 1u;
+    return 1;
+}
+
+uint32_t board_uart_overruns(void) { return rx_overruns; }
+
+void board_idle(void)
+{
+    cpu_irq_disable();
+    if (rx_tail == rx_head) {
+        cpu_wfi(); /* wakes on a pending interrupt even with PRIMASK set */
+    }
+    cpu_irq_enable();
+}
+
+void board_reset(void)
+{
+    cpu_dsb();
+    SCB_AIRCR = SCB_AIRCR_VECTKEY | SCB_AIRCR_SYSRESETREQ;
+    cpu_dsb();
+    for (;;) {
+    }
+}
+
+void USART1_IRQHandler(void)
+{
+    uint32_t isr = USART1_ISR;
+    if (isr & (USART_ISR_ORE | USART_ISR_FE | USART_ISR_NF)) {
+        if (isr & USART_ISR_ORE) {
+            rx_overruns++;
+        }
+        USART1_ICR = USART_ICR_ORECF | USART_ICR_FECF | USART_ICR_NCF;
+    }
+    while (USART1_ISR & USART_ISR_RXNE) {
+        uint8_t byte = (uint8_t)USART1_RDR;
+        uint32_t head = rx_head;
+        if (head - rx_tail < RX_RING_BYTES) {
+            rx_ring[head % RX_RING_BYTES] = byte;
+            rx_head = head + 1u;
+        } else {
+            rx_overruns++;
+        }
+    }
+}
+
+void SysTick_Handler(void) { systick_wraps++; }

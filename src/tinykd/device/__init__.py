@@ -1,0 +1,1 @@
+"""Talking to the board: the UART protocol, QEMU, flashing backends, on-device evaluation."""
