@@ -1,0 +1,259 @@
+"""On-device evaluation: test images over the UART, compared with the same .tflite on the host.
+
+The host quantizes each test image exactly as the quantize stage does, sends the int8 tensor,
+and runs the same tensor through LiteRT's reference kernels (which TFLite Micro and tinykd's
+engine match bit for bit; LiteRT's default XNNPACK kernels round some int8 ops differently).
+So "bit-exact" compares the device's whole int8 output vector with the host's for the very
+same input bytes.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, DeviceError, ParamError
+from .firmware import sha256_file
+from .protocol import Hello, Link
+
+CORE_HZ_NOMINAL = 80_000_000
+
+
+def parse_samples(value, available: int) -> int:
+    if value == "all":
+        return available
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParamError("evaluate.samples", value, 'a positive integer or "all"')
+    return min(value, available)
+
+
+def choose_samples(n_total: int, n: int, seed: int) -> np.ndarray:
+    """`n` test indices, the same for the same seed; in ascending order (all of them for n_total)."""
+    if n >= n_total:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng(seed).permutation(n_total)[:n])
+
+
+def load_test(data_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    path = Path(data_dir) / "test.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            x, y = z["x"], z["y"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"cannot read test images from {path} ({exc}): run the fetch stage") from None
+    if x.dtype != np.uint8 or x.ndim != 4 or len(x) != len(y):
+        raise DataError(f"{path}: expected uint8 x [N, H, W, C] and N labels y; got {x.dtype} {x.shape} / {y.shape}")
+    classes = None
+    meta = Path(data_dir) / "dataset.json"
+    if meta.is_file():
+        info = json.loads(meta.read_text())
+        names = info.get("classes") or info.get("class_names")
+        if isinstance(names, list) and all(isinstance(c, str) for c in names):
+            classes = names
+    return x, y.astype(np.int64), classes
+
+
+def quantize_input(img_u8: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """uint8 pixels → the model's int8 input; the same arithmetic as tinykd.quantize.run_tflite."""
+    q = np.round(img_u8.astype(np.float32) / 255.0 / scale + zero_point)
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+class HostReference:
+    """The .tflite on LiteRT's reference kernels, one int8 image at a time."""
+
+    def __init__(self, tflite: Path):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        self.interp = Interpreter(model_content=Path(tflite).read_bytes(), num_threads=1,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        self.interp.allocate_tensors()
+        self.inp = self.interp.get_input_details()[0]
+        self.out = self.interp.get_output_details()[0]
+        if self.inp["dtype"] != np.int8 or self.out["dtype"] != np.int8:
+            raise DataError(f"{tflite}: input/output are {np.dtype(self.inp['dtype']).name}/"
+                            f"{np.dtype(self.out['dtype']).name}; expected a full-int8 model")
+        self.input_scale, self.input_zero_point = self.inp["quantization"]
+
+    def run(self, x_int8: np.ndarray) -> np.ndarray:
+        self.interp.set_tensor(self.inp["index"], x_int8.reshape(self.inp["shape"]))
+        self.interp.invoke()
+        return self.interp.get_tensor(self.out["index"]).reshape(-1).copy()
+
+
+@dataclass
+class Result:
+    index: int
+    label: int
+    device: np.ndarray
+    host: np.ndarray
+    ticks: int
+
+
+@dataclass
+class Evaluation:
+    hello: Hello
+    results: list[Result] = field(default_factory=list)
+    wall_s: float = 0.0
+    link_stats: dict = field(default_factory=dict)
+
+
+def check_model(hello: Hello, expected_sha: str, reflash_hint: str) -> None:
+    if hello.model_sha256 != expected_sha:
+        raise DeviceError(
+            f"the board runs a different model (sha256 {hello.model_sha256[:16]}…) than the exported "
+            f"one ({expected_sha[:16]}…): reflash with {reflash_hint}")
+
+
+def run_images(link: Link, hello: Hello, inputs: np.ndarray, expected_sha: str, reflash_hint: str,
+               progress: bool = True, on_image=None) -> list[tuple[bytes, int]]:
+    """Send every int8 input; returns (output bytes, ticks) per image, in order. A reboot of the
+    device in the middle (reset, crash, power) costs a resend, never an image: the link resends
+    the request, and the model hash is checked again after each reboot."""
+    from tqdm import tqdm
+
+    out = []
+    reboots = link.stats.reboots
+    bar = tqdm(total=len(inputs), desc="evaluate on device", unit="img", disable=None if progress else True,
+               leave=False)
+    try:
+        for i, x in enumerate(inputs):
+            if on_image is not None:
+                on_image(i, link)
+            r = link.infer(x.tobytes())
+            if len(r.output) != hello.output_bytes:
+                raise DeviceError(f"device answered {len(r.output)} output bytes; the model has {hello.output_bytes}")
+            if link.stats.reboots != reboots:
+                reboots = link.stats.reboots
+                check_model(link.hello(), expected_sha, reflash_hint)
+            out.append((r.output, r.ticks))
+            bar.update(1)
+    finally:
+        bar.close()
+    return out
+
+
+def evaluate(*, link: Link, tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int,
+             reflash_hint: str, progress: bool = True, ready_timeout_s: float = 20.0,
+             on_image=None) -> Evaluation:
+    tflite = Path(tflite)
+    if not tflite.is_file():
+        raise DataError(f"{tflite} does not exist: run the quantize stage")
+    tflite_sha = sha256_file(tflite)
+    if tflite_sha != expected_sha:
+        raise DataError(f"{tflite} (sha256 {tflite_sha[:16]}…) is not the model that was exported "
+                        f"({expected_sha[:16]}…): rerun the export stage")
+    x, y, _ = load_test(data_dir)
+    idx = choose_samples(len(x), parse_samples(samples, len(x)), seed)
+    ref = HostReference(tflite)
+    inputs = np.stack([quantize_input(x[i], ref.input_scale, ref.input_zero_point) for i in idx])
+
+    hello = link.wait_ready(ready_timeout_s)
+    check_model(hello, expected_sha, reflash_hint)
+    if hello.input_bytes != inputs[0].size:
+        raise DeviceError(f"the device takes {hello.input_bytes} input bytes; the test images give {inputs[0].size}")
+
+    t0 = time.monotonic()
+    device = run_images(link, hello, inputs, expected_sha, reflash_hint, progress, on_image)
+    wall = time.monotonic() - t0
+    ev = Evaluation(hello=hello, wall_s=wall, link_stats=vars(link.stats).copy())
+    for k, i in enumerate(idx):
+        out, ticks = device[k]
+        ev.results.append(Result(index=int(i), label=int(y[i]),
+                                 device=np.frombuffer(out, dtype=np.int8).copy(),
+                                 host=ref.run(inputs[k]), ticks=int(ticks)))
+    return ev
+
+
+def metrics(ev: Evaluation, backend: str, firmware_sha: str, model_sha: str) -> dict:
+    h = ev.hello
+    n = len(ev.results)
+    dev_top1 = np.array([int(np.argmax(r.device)) for r in ev.results])
+    host_top1 = np.array([int(np.argmax(r.host)) for r in ev.results])
+    labels = np.array([r.label for r in ev.results])
+    exact = np.array([np.array_equal(r.device, r.host) for r in ev.results])
+    units = np.array([h.ticks_to_units(r.ticks) for r in ev.results], dtype=np.float64)
+    median, p95 = float(np.median(units)), float(np.percentile(units, 95))
+    unit = h.latency_unit
+    # "ms at 80 MHz": the count as if one per core clock cycle (cycles on the board; under QEMU,
+    # instructions, which makes it a lower bound for the real chip).
+    ms = median / CORE_HZ_NOMINAL * 1e3
+    return {
+        "samples": n,
+        "accuracy": round(float(np.mean(dev_top1 == labels)), 6),
+        "host_accuracy": round(float(np.mean(host_top1 == labels)), 6),
+        "bit_exact": round(float(np.mean(exact)), 6),
+        "bit_exact_images": int(exact.sum()),
+        "top1_agreement": round(float(np.mean(dev_top1 == host_top1)), 6),
+        "latency_unit": unit,
+        f"latency_{unit}_median": round(median, 1),
+        f"latency_{unit}_p95": round(p95, 1),
+        "latency_ticks_median": int(np.median([r.ticks for r in ev.results])),
+        "timer": h.timer.name.lower(),
+        "latency_ms_at_80mhz": round(ms, 4),
+        "images_per_s_at_80mhz": round(1e3 / ms, 3) if ms > 0 else None,
+        "macs": h.macs,
+        f"macs_per_{unit[:-1]}": round(h.macs / median, 4) if median else None,
+        "arena_bytes": h.arena_bytes,
+        "backend": backend,
+        "emulated": h.emulated,
+        "firmware_sha256": firmware_sha,
+        "model_sha256": model_sha,
+        "protocol_version": h.protocol_version,
+    }
+
+
+def per_image_csv(ev: Evaluation, classes: list[str] | None) -> str:
+    h = ev.hello
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["index", "label", "device_top1", "host_top1", "bit_exact", "ticks", h.latency_unit,
+                "device_output"])
+    for r in ev.results:
+        w.writerow([r.index, r.label, int(np.argmax(r.device)), int(np.argmax(r.host)),
+                    int(np.array_equal(r.device, r.host)), r.ticks, f"{h.ticks_to_units(r.ticks):.1f}",
+                    " ".join(str(int(v)) for v in r.device)])
+    return buf.getvalue()
+
+
+def confusion_csv(ev: Evaluation, classes: list[str] | None) -> str:
+    """One row per image (actual, predicted) for `dvc plots` with the confusion template."""
+    def name(c: int) -> str:
+        return classes[c] if classes and 0 <= c < len(classes) else str(c)
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["actual", "predicted"])
+    for r in ev.results:
+        w.writerow([name(r.label), name(int(np.argmax(r.device)))])
+    return buf.getvalue()
+
+
+@contextlib.contextmanager
+def open_device(*, backend: str, port: str, flash_dir: Path, baud: int, timeout_s: float,
+                retries: int, log: Path | None = None):
+    """Yield a Link to the device: `port` if set (whatever is there), else (backend qemu) a QEMU
+    board started on the flashed image. Hardware backends need `port`."""
+    from .serial_port import open_port
+
+    with contextlib.ExitStack() as stack:
+        if port:
+            url = port
+        elif backend == "qemu":
+            from .flash import QEMU_IMAGE
+            from .qemu import QemuBoard
+
+            board = stack.enter_context(QemuBoard(Path(flash_dir) / QEMU_IMAGE, log=log))
+            url = board.url
+        else:
+            raise ParamError("device.port", port, f"the board's serial port (e.g. /dev/ttyACM0) or a pyserial "
+                             f"URL; device.backend = {backend} flashes real hardware, so evaluate needs it")
+        ser = open_port(url, baud)
+        stack.callback(ser.close)
+        yield Link(ser, timeout_s=timeout_s, retries=retries)

@@ -1,0 +1,122 @@
+"""Building the firmware (firmware/Makefile) around an exported model, and its memory report."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..errors import DeviceError, ParamError
+
+REPO = Path(__file__).resolve().parents[3]
+FIRMWARE_DIR = REPO / "firmware"
+TARGET = "tinykd"
+
+# Section → memory it occupies on the B-L475E-IOT01A (see boards/b_l475e_iot01a/link.ld).
+FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
+SRAM1_SECTIONS = (".data", ".bss")
+SRAM2_SECTIONS = (".sram2_bss", ".stack")
+BOARD_LIMITS = {"b_l475e_iot01a": {"flash": 1024 * 1024, "sram1": 96 * 1024, "sram2": 32 * 1024}}
+PROTOCOLS_GLOB = "frontend_*.c"
+
+
+def protocols() -> list[str]:
+    return sorted(p.stem.removeprefix("frontend_") for p in (FIRMWARE_DIR / "app").glob(PROTOCOLS_GLOB))
+
+
+def check_options(baud, protocol: str, board: str = "b_l475e_iot01a") -> None:
+    if isinstance(baud, bool) or not isinstance(baud, int) or not 1200 <= baud <= 10_000_000:
+        raise ParamError("firmware.baud", baud, "an integer number of bits per second, 1200..10000000 "
+                         "(115200 for the ST-LINK virtual COM port)")
+    if protocol not in protocols():
+        raise ParamError("firmware.protocol", protocol, " | ".join(protocols()))
+    if board not in BOARD_LIMITS:
+        raise ParamError("export.board", board, " | ".join(sorted(BOARD_LIMITS)))
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise DeviceError(f"{name} not found on PATH: install the Arm toolchain (Debian: gcc-arm-none-eabi "
+                          "libnewlib-arm-none-eabi; `bash scripts/setup-system.sh`)")
+    return path
+
+
+def make(model_dir: Path, build_dir: Path, baud: int = 115200, protocol: str = "tinykd",
+         profile_layers: bool = False, extra: dict[str, str] | None = None, jobs: int | None = None) -> Path:
+    """Run firmware/Makefile; returns the .elf. A failed build raises DeviceError carrying the
+    Makefile's `error:` lines (for an overflow: the linker's region and byte counts)."""
+    _tool("arm-none-eabi-gcc")
+    model_dir, build_dir = Path(model_dir).resolve(), Path(build_dir).resolve()
+    if not (model_dir / "sources.txt").is_file() or not (model_dir / "model.h").is_file():
+        raise DeviceError(f"{model_dir} is not an exported model (no model.h / sources.txt): "
+                          "run `tinykd export MODEL.tflite DIR` or the export stage first")
+    args = ["make", "-C", str(FIRMWARE_DIR), f"-j{jobs or os.cpu_count() or 1}",
+            f"MODEL_DIR={model_dir}", f"BUILD_DIR={build_dir}", f"BAUD={int(baud)}",
+            f"PROTOCOL={protocol}", f"PROFILE_LAYERS={1 if profile_layers else 0}", "all"]
+    args += [f"{k}={v}" for k, v in (extra or {}).items()]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln.lower() or ln.startswith("  ")]
+        detail = "\n".join((errors or lines)[-12:]) or proc.stdout[-2000:]
+        raise DeviceError(f"firmware build failed ({' '.join(args[3:])}):\n{detail}")
+    return build_dir / f"{TARGET}.elf"
+
+
+def section_sizes(elf: Path) -> dict[str, int]:
+    out = subprocess.run([_tool("arm-none-eabi-size"), "-A", "-d", str(elf)], capture_output=True,
+                         text=True, check=True).stdout
+    sizes = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\.\S+)\s+(\d+)\s+\d+", line)
+        if m:
+            sizes[m.group(1)] = int(m.group(2))
+    return sizes
+
+
+def memory_report(elf: Path, board: str = "b_l475e_iot01a") -> dict:
+    """Flash and RAM use of a linked image against the board's limits (bytes)."""
+    s = section_sizes(elf)
+    limits = BOARD_LIMITS[board]
+    used = {
+        "flash": sum(s.get(k, 0) for k in FLASH_SECTIONS),
+        "sram1": sum(s.get(k, 0) for k in SRAM1_SECTIONS),
+        "sram2": sum(s.get(k, 0) for k in SRAM2_SECTIONS),
+    }
+    report = {
+        "board": board,
+        "text": s.get(".isr_vector", 0) + s.get(".text", 0) + s.get(".ARM.exidx", 0),
+        "data": s.get(".data", 0),
+        "bss": s.get(".bss", 0),
+        "sram2_bss": s.get(".sram2_bss", 0),
+        "stack_reserve": s.get(".stack", 0),
+    }
+    for mem, n in used.items():
+        report[f"{mem}_used"] = n
+        report[f"{mem}_limit"] = limits[mem]
+        report[f"{mem}_percent"] = round(100.0 * n / limits[mem], 2)
+    return report
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def model_sha256(model_dir: Path) -> str:
+    """The sha256 of the .tflite an export folder was generated from (TINYKD_MODEL_SHA256)."""
+    header = Path(model_dir) / "model.h"
+    try:
+        text = header.read_text()
+    except OSError as exc:
+        raise DeviceError(f"cannot read {header}: {exc.strerror}; run the export stage first") from None
+    m = re.search(r'#define\s+TINYKD_MODEL_SHA256\s+"([0-9a-f]{64})"', text)
+    if not m:
+        raise DeviceError(f"{header} has no TINYKD_MODEL_SHA256: re-export the model")
+    return m.group(1)

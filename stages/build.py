@@ -1,0 +1,57 @@
+"""Stage build: the exported model (build/model) + protocol front-end + board support →
+firmware image (.elf/.bin/.map) and its flash/RAM use against the board (metrics/firmware.json).
+An image that overflows flash or RAM stops here with the linker's numbers."""
+import argparse
+
+from _common import run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--model-dir", required=True, help="export folder (model.h, sources.txt)")
+    ap.add_argument("--out", required=True, help="folder for tinykd.elf/.bin/.map")
+    ap.add_argument("--metrics", required=True, help="firmware metrics .json to write")
+    args = ap.parse_args()
+
+    def body():
+        import shutil
+        from pathlib import Path
+
+        from tinykd import params as P
+        from tinykd.atomic import atomic_dir, write_json
+        from tinykd.device import firmware as fw
+
+        p = P.load(args.params, sections=["firmware", "export"])
+        baud, protocol = P.get(p, "firmware.baud"), P.get(p, "firmware.protocol")
+        board = P.get(p, "export.board")
+        fw.check_options(baud, protocol, board)
+        out = Path(args.out)
+        # A fixed staging folder (not a random temp name) keeps the .map reproducible and lets
+        # make rebuild incrementally; the output folder is replaced only after a good link.
+        staging = out.parent / f".{out.name}.staging"
+        elf = fw.make(Path(args.model_dir), staging, baud=baud, protocol=protocol)
+        report = fw.memory_report(elf, board)
+        info = {
+            "protocol": protocol,
+            "baud": baud,
+            "board": board,
+            "model_sha256": fw.model_sha256(Path(args.model_dir)),
+            "elf_sha256": fw.sha256_file(elf),
+            "bin_sha256": fw.sha256_file(staging / "tinykd.bin"),
+        }
+        with atomic_dir(out) as tmp:
+            for name in ("tinykd.elf", "tinykd.bin", "tinykd.map"):
+                shutil.copyfile(staging / name, tmp / name)
+            write_json(tmp / "build_info.json", info)
+        write_json(args.metrics, {**report, **info})
+        print(f"build: {out}/tinykd.elf  flash {report['flash_used']} / {report['flash_limit']} B, "
+              f"SRAM1 {report['sram1_used']} / {report['sram1_limit']} B, "
+              f"SRAM2 {report['sram2_used']} / {report['sram2_limit']} B "
+              f"(stack reserve {report['stack_reserve']} B)")
+
+    run(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Stage evaluate: test images through the board over its UART (pyserial; a QEMU board when
+device.backend is qemu and device.port is empty, else whatever answers on device.port),
+compared with the same .tflite on the host. Writes metrics/device.json (accuracy, bit-exact
+agreement, latency), plots/device/confusion.csv and plots/device/per_image.csv."""
+import argparse
+
+from _common import run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--flash", required=True, help="flash stage folder (flash.json, QEMU image)")
+    ap.add_argument("--model-dir", required=True, help="export folder (the model the board must run)")
+    ap.add_argument("--tflite", required=True, help="the int8 .tflite that was exported")
+    ap.add_argument("--data", required=True, help="dataset folder (test.npz, dataset.json)")
+    ap.add_argument("--metrics", required=True, help="device metrics .json to write")
+    ap.add_argument("--plots", required=True, help="folder for confusion.csv and per_image.csv")
+    ap.add_argument("--qemu-log", default=None, help="append QEMU's stderr here")
+    args = ap.parse_args()
+
+    def body():
+        import json
+        from pathlib import Path
+
+        from tinykd import params as P
+        from tinykd.atomic import atomic_dir, write_json, write_text
+        from tinykd.device import evaluate as E
+        from tinykd.device.firmware import model_sha256
+        from tinykd.device.flash import check_backend
+        from tinykd.errors import DeviceError
+
+        p = P.load(args.params, sections=["device", "evaluate", "firmware"])
+        backend, port = P.get(p, "device.backend"), P.get(p, "device.port")
+        check_backend(backend)
+        record_path = Path(args.flash) / "flash.json"
+        try:
+            record = json.loads(record_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise DeviceError(f"cannot read {record_path} ({exc}): run the flash stage first") from None
+        if record.get("protocol", "tinykd") != "tinykd":
+            raise DeviceError(f"the flashed firmware speaks the {record['protocol']} protocol; evaluate needs "
+                              "firmware.protocol: tinykd (for MLPerf Tiny runs use `tinykd mlperf`)")
+        expected = model_sha256(Path(args.model_dir))
+        hint = "`dvc repro flash` (or `python stages/flash.py`), or flash build/firmware/tinykd.elf by hand"
+        x_classes = E.load_test(Path(args.data))[2]
+        with E.open_device(backend=backend, port=port, flash_dir=Path(args.flash),
+                           baud=P.get(p, "firmware.baud"), timeout_s=P.get(p, "device.timeout_s"),
+                           retries=P.get(p, "device.retries"),
+                           log=Path(args.qemu_log) if args.qemu_log else None) as link:
+            ev = E.evaluate(link=link, tflite=Path(args.tflite), data_dir=Path(args.data),
+                            expected_sha=expected, samples=P.get(p, "evaluate.samples"),
+                            seed=P.get(p, "seed"), reflash_hint=hint)
+        m = E.metrics(ev, backend=backend, firmware_sha=record["image_sha256"], model_sha=expected)
+        m["port"] = port  # "" = a QEMU board started by this stage
+        with atomic_dir(args.plots) as tmp:
+            write_text(tmp / "confusion.csv", E.confusion_csv(ev, x_classes))
+            write_text(tmp / "per_image.csv", E.per_image_csv(ev, x_classes))
+        write_json(args.metrics, m)
+        unit = m["latency_unit"]
+        print(f"evaluate: {m['samples']} images, accuracy {m['accuracy']:.4f}, bit-exact {m['bit_exact']:.4f}, "
+              f"top-1 agreement {m['top1_agreement']:.4f}, median {m[f'latency_{unit}_median']:.0f} {unit} "
+              f"({m['latency_ms_at_80mhz']:.2f} ms at 80 MHz); {len(ev.results) / max(ev.wall_s, 1e-9):.1f} "
+              f"images/s over the link")
+
+    run(body)
+
+
+if __name__ == "__main__":
+    main()
