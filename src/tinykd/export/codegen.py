@@ -438,5 +438,5 @@ def summary(prog: Program, blob: bytes, srcs: list[str]) -> dict:
         "arena": [{"name": b.name, "offset": b.offset, "size": b.size, "first_layer": b.first, "last_layer": b.last}
                   for b in sorted(prog.buffers, key=lambda b: (b.offset, b.first))],
         "notes": prog.notes,
-        "sources": srcs,
+        "kernel_sources": sorted({layer.kernel.source for layer in prog.layers if layer.kernel}),
     }

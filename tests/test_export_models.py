@@ -1,0 +1,180 @@
+"""Whole models through `tinykd export`: the project's student architectures and the MLPerf
+Tiny ResNet-8 with seeded random weights and calibration (bit-exactness does not need
+trained weights), compared byte for byte with TFLite Micro; plus the sources.txt contract
+and a Cortex-M4 cross-compile of the generated code."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import export_harness as H
+
+H.quiet_tf()
+keras = pytest.importorskip("keras")
+
+ARCHS = [("cnn_small", (32, 32, 3)), ("resnet8", (32, 32, 3)), ("tiny_cnn", (32, 32, 3)),
+         ("ex6", (28, 28, 1)), ("mlp_784", (28, 28, 1))]
+_BLOBS: dict[str, bytes] = {}
+
+
+def _randomize_batchnorm(model, rng) -> None:
+    """Give BatchNormalization non-trivial statistics so folding produces varied scales."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = (w.numpy() for w in layer.weights)
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.2, beta.shape),
+                               rng.normal(0, 0.2, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
+
+
+def model_blob(arch: str, shape, softmax: bool = False) -> bytes:
+    """Converted once per session per (arch, softmax)."""
+    key = f"{arch}-{softmax}"
+    if key not in _BLOBS:
+        from tinykd.models import build
+
+        keras.utils.set_random_seed(7)
+        model = build(arch, shape, 10)
+        if softmax:
+            model = keras.Model(model.input, keras.layers.Softmax()(model.output))
+        rng = np.random.default_rng(7)
+        _randomize_batchnorm(model, rng)
+        calib = rng.uniform(0, 1, size=(32, *shape)).astype(np.float32)
+        _BLOBS[key] = H.convert(model, calib)
+    return _BLOBS[key]
+
+
+@pytest.fixture(scope="module")
+def nn_lib(tmp_path_factory):
+    return H.build_nn_lib(tmp_path_factory.mktemp("nnlib"))
+
+
+@pytest.mark.parametrize("arch,shape", ARCHS, ids=[a for a, _ in ARCHS])
+def test_model_matches_tflite_micro(arch, shape, nn_lib, tmp_path):
+    blob = model_blob(arch, shape)
+    inputs = H.random_inputs(blob, 12, seed=3)
+    bad, info = H.compare_with_tflm(blob, tmp_path, nn_lib, inputs)
+    for line in bad:
+        print(arch, line)
+    assert not bad, f"{arch}: {len(bad)} mismatching bytes"
+    assert info["macs"] > 0 and info["weight_bytes"] > 0
+
+
+def test_resnet8_figures(nn_lib, tmp_path):
+    """MLPerf Tiny ResNet-8: ~12.5 M MACs; every conv/dense kernel weight exported once,
+    residual ADDs and the final average pool present."""
+    blob = model_blob("resnet8", (32, 32, 3))
+    from tinykd.export import load_program
+
+    prog = load_program(blob)
+    ops = [layer.op for layer in prog.layers]
+    assert ops.count("ADD") == 3 and "AVERAGE_POOL_2D" in ops
+    assert 12_000_000 < prog.macs < 13_000_000, prog.macs
+    from tinykd.models import build
+
+    model = build("resnet8", (32, 32, 3), 10)
+    assert model.count_params() == 78_666
+    kernels = sum(int(np.prod(w.shape)) for w in model.weights if w.path.endswith("kernel"))
+    assert sum(int(layer.arrays["filter"].size) for layer in prog.layers if "filter" in layer.arrays) == kernels
+    # TFLite Micro needs 56,528 bytes for this model; inputs/outputs live outside our arena
+    assert prog.arena_bytes < 56_528
+
+
+def test_softmax_ended_student(nn_lib, tmp_path):
+    blob = model_blob("cnn_small", (32, 32, 3), softmax=True)
+    inputs = H.random_inputs(blob, 12, seed=5)
+    bad, _ = H.compare_with_tflm(blob, tmp_path, nn_lib, inputs)
+    for line in bad:
+        print(line)
+    assert not bad
+
+
+def test_cli_and_sources_txt_contract(tmp_path, repo_root, tool_env):
+    """`tinykd export MODEL OUTDIR`, then `gcc $(cat OUTDIR/sources.txt) main.c` from the
+    repository root builds a working program."""
+    blob = model_blob("tiny_cnn", (32, 32, 3))
+    model = tmp_path / "m.tflite"
+    model.write_bytes(blob)
+    out = tmp_path / "out"
+    proc = subprocess.run([str(H.REPO / ".venv/bin/tinykd") if (H.REPO / ".venv/bin/tinykd").exists() else "tinykd",
+                           "export", str(model), str(out)], capture_output=True, text=True, env=tool_env)
+    assert proc.returncode == 0, proc.stderr
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["model.c", "model.h", "model.json", "model_data.c", "model_tflite.h", "sources.txt"]
+    header = (out / "model.h").read_text()
+    info = json.loads((out / "model.json").read_text())
+    import hashlib
+
+    for macro in ("TINYKD_INPUT_BYTES", "TINYKD_OUTPUT_BYTES", "TINYKD_ARENA_BYTES", "TINYKD_INPUT_SHAPE",
+                  "TINYKD_OUTPUT_SHAPE", "TINYKD_INPUT_SCALE", "TINYKD_INPUT_ZERO_POINT", "TINYKD_OUTPUT_SCALE",
+                  "TINYKD_OUTPUT_ZERO_POINT", "TINYKD_MACS", "TINYKD_NUM_LAYERS", "TINYKD_INPUT_RANK",
+                  "TINYKD_OUTPUT_RANK"):
+        assert f"#define {macro} " in header, macro
+    assert f'#define TINYKD_MODEL_SHA256 "{hashlib.sha256(blob).hexdigest()}"' in header
+    assert "int tinykd_model_invoke(const int8_t *input, int8_t *output);" in header
+    assert info["sha256"] == hashlib.sha256(blob).hexdigest()
+    srcs = (out / "sources.txt").read_text().split()
+    assert all(not s.startswith("/") and (s.startswith("-I") or s.endswith(".c")) for s in srcs), srcs
+    exe = tmp_path / "prog"
+    cmd = ["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", *srcs, str(H.RUNNER), "-o", str(exe)]
+    build = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    inputs = H.random_inputs(blob, 4, seed=9)
+    got = H.run_exe(exe, inputs, (10,))
+    ref = H.run_tflm(blob, inputs)
+    assert not H.mismatches(got, ref)
+    # model_tflite.h holds the exact .tflite bytes
+    text = (out / "model_tflite.h").read_text()
+    body = text.split("{", 1)[1].split("}", 1)[0]
+    assert bytes(int(v, 16) for v in body.replace(",", " ").split()) == blob
+    # exporting again gives byte-identical files
+    out2 = tmp_path / "out2"
+    from tinykd.export import export_model
+
+    export_model(model, out2)
+    for name in files:
+        if name != "sources.txt":
+            assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
+
+
+def test_layer_hooks_are_called(tmp_path, nn_lib):
+    """TINYKD_LAYER_BEGIN/END wrap every kernel call, in order."""
+    blob = model_blob("tiny_cnn", (32, 32, 3))
+    from tinykd.export import export_model
+
+    out = tmp_path / "m"
+    info = export_model(blob, out)
+    main = tmp_path / "hooks.c"
+    main.write_text(r'''
+#include <stdio.h>
+#include "model.h"
+static int8_t in[TINYKD_INPUT_BYTES], out[TINYKD_OUTPUT_BYTES];
+int main(void) { int rc = tinykd_model_invoke(in, out); printf("\nrc=%d layers=%d\n", rc, TINYKD_NUM_LAYERS); return rc; }
+''')
+    exe = tmp_path / "hooks"
+    cmd = ["gcc", *H.CFLAGS, "-include", "stdio.h", "-DTINYKD_LAYER_BEGIN(i)=printf(\"b%d \",(int)(i))",
+           "-DTINYKD_LAYER_END(i)=printf(\"e%d \",(int)(i))", f"-I{H.NN / 'include'}", f"-I{out}",
+           str(out / "model.c"), str(out / "model_data.c"), str(main), str(nn_lib), "-o", str(exe)]
+    subprocess.run(cmd, check=True)
+    text = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    n = info["num_layers"]
+    assert text.split("\n")[0].split() == [f"{k}{i}" for i in range(n) for k in "be"]
+    assert f"rc=0 layers={n}" in text
+
+
+@pytest.mark.skipif(not H.have_arm_gcc(), reason="arm-none-eabi-gcc not installed (scripts/setup-system.sh)")
+def test_kernels_and_model_cross_compile_for_cortex_m4(tmp_path):
+    """Every kernel and a generated model compile with arm-none-eabi-gcc for Cortex-M4, -Werror."""
+    from tinykd.export import export_model
+
+    out = tmp_path / "m"
+    export_model(model_blob("resnet8", (32, 32, 3)), out)
+    srcs = sorted((H.NN / "src").glob("*.c")) + [out / "model.c", out / "model_data.c"]
+    for src in srcs:
+        proc = subprocess.run(["arm-none-eabi-gcc", *H.ARM_FLAGS, f"-I{H.NN / 'include'}", f"-I{out}", "-c",
+                               str(src), "-o", str(tmp_path / (src.stem + ".o"))], capture_output=True, text=True)
+        assert proc.returncode == 0, f"{src.name}:\n{proc.stderr}"
