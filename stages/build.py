@@ -9,6 +9,7 @@ from _common import run
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--firmware-src", default="firmware", help="firmware source folder (its Makefile)")
     ap.add_argument("--model-dir", required=True, help="export folder (model.h, sources.txt)")
     ap.add_argument("--out", required=True, help="folder for tinykd.elf/.bin/.map")
     ap.add_argument("--metrics", required=True, help="firmware metrics .json to write")
@@ -25,12 +26,13 @@ def main() -> None:
         p = P.load(args.params, sections=["firmware", "export"])
         baud, protocol = P.get(p, "firmware.baud"), P.get(p, "firmware.protocol")
         board = P.get(p, "export.board")
-        fw.check_options(baud, protocol, board)
+        fw.check_options(baud, protocol, board, Path(args.firmware_src))
         out = Path(args.out)
         # A fixed staging folder (not a random temp name) keeps the .map reproducible and lets
         # make rebuild incrementally; the output folder is replaced only after a good link.
         staging = out.parent / f".{out.name}.staging"
-        elf = fw.make(Path(args.model_dir), staging, baud=baud, protocol=protocol)
+        elf = fw.make(Path(args.model_dir), staging, baud=baud, protocol=protocol,
+                      firmware_dir=Path(args.firmware_src))
         report = fw.memory_report(elf, board)
         info = {
             "protocol": protocol,

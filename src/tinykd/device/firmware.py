@@ -22,16 +22,16 @@ BOARD_LIMITS = {"b_l475e_iot01a": {"flash": 1024 * 1024, "sram1": 96 * 1024, "sr
 PROTOCOLS_GLOB = "frontend_*.c"
 
 
-def protocols() -> list[str]:
-    return sorted(p.stem.removeprefix("frontend_") for p in (FIRMWARE_DIR / "app").glob(PROTOCOLS_GLOB))
+def protocols(firmware_dir: Path = FIRMWARE_DIR) -> list[str]:
+    return sorted(p.stem.removeprefix("frontend_") for p in (Path(firmware_dir) / "app").glob(PROTOCOLS_GLOB))
 
 
-def check_options(baud, protocol: str, board: str = "b_l475e_iot01a") -> None:
+def check_options(baud, protocol: str, board: str = "b_l475e_iot01a", firmware_dir: Path = FIRMWARE_DIR) -> None:
     if isinstance(baud, bool) or not isinstance(baud, int) or not 1200 <= baud <= 10_000_000:
         raise ParamError("firmware.baud", baud, "an integer number of bits per second, 1200..10000000 "
                          "(115200 for the ST-LINK virtual COM port)")
-    if protocol not in protocols():
-        raise ParamError("firmware.protocol", protocol, " | ".join(protocols()))
+    if protocol not in protocols(firmware_dir):
+        raise ParamError("firmware.protocol", protocol, " | ".join(protocols(firmware_dir)))
     if board not in BOARD_LIMITS:
         raise ParamError("export.board", board, " | ".join(sorted(BOARD_LIMITS)))
 
@@ -45,7 +45,8 @@ def _tool(name: str) -> str:
 
 
 def make(model_dir: Path, build_dir: Path, baud: int = 115200, protocol: str = "tinykd",
-         profile_layers: bool = False, extra: dict[str, str] | None = None, jobs: int | None = None) -> Path:
+         profile_layers: bool = False, extra: dict[str, str] | None = None, jobs: int | None = None,
+         firmware_dir: Path = FIRMWARE_DIR) -> Path:
     """Run firmware/Makefile; returns the .elf. A failed build raises DeviceError carrying the
     Makefile's `error:` lines (for an overflow: the linker's region and byte counts)."""
     _tool("arm-none-eabi-gcc")
@@ -53,7 +54,10 @@ def make(model_dir: Path, build_dir: Path, baud: int = 115200, protocol: str = "
     if not (model_dir / "sources.txt").is_file() or not (model_dir / "model.h").is_file():
         raise DeviceError(f"{model_dir} is not an exported model (no model.h / sources.txt): "
                           "run `tinykd export MODEL.tflite DIR` or the export stage first")
-    args = ["make", "-C", str(FIRMWARE_DIR), f"-j{jobs or os.cpu_count() or 1}",
+    firmware_dir = Path(firmware_dir).resolve()
+    if not (firmware_dir / "Makefile").is_file():
+        raise DeviceError(f"{firmware_dir} has no Makefile: expected tinykd's firmware/ folder")
+    args = ["make", "-C", str(firmware_dir), f"-j{jobs or os.cpu_count() or 1}",
             f"MODEL_DIR={model_dir}", f"BUILD_DIR={build_dir}", f"BAUD={int(baud)}",
             f"PROTOCOL={protocol}", f"PROFILE_LAYERS={1 if profile_layers else 0}", "all"]
     args += [f"{k}={v}" for k, v in (extra or {}).items()]
