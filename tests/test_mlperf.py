@@ -545,3 +545,48 @@ def test_tinykd_mlperf_on_the_qemu_board(ic01_build, tmp_path, capsys):
     assert "QEMU virtual time" in out and "-icount shift=0" in out
     assert "Median throughput:" in (tmp_path / "perf" / "results.txt").read_text()
     assert "> infer 20 5%" in (tmp_path / "perf" / "log.txt").read_text()
+
+    other = tmp_path / "other.tflite"                  # a different file: another sha256
+    other.write_bytes(ic01_build["tflite"].read_bytes() + b"\0" * 16)
+    assert main(["mlperf", "accuracy", "--elf", elf, "--dataset", str(tmp_path / "test.npz"),
+                 "--tflite", str(other), "--out", str(tmp_path / "bad"), "--quiet"]) == 1
+    assert "the board runs a different model" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.fixture(scope="module")
+def sanitized_dut(tmp_path_factory):
+    return _compile(tmp_path_factory.mktemp("mlperf_asan") / "dut",
+                    [REPO / "tests/c/mlperf_host_dut.c", APP / "mlperf_protocol.c",
+                     APP / "mlperf_input.c", APP / "mlperf_model.c", FAKE / "model.c"],
+                    [APP, FAKE], ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
+
+
+def test_random_input_never_wedges_the_parser(sanitized_dut):
+    """Garbage of any length and content (under ASan/UBSan), then a '%': the next command works."""
+    port = PipePort([str(sanitized_dut)])
+    dev = Device(port, timeout_s=5)
+    words = [b"db", b"load", b"infer", b"results", b"raw", b"name", b"3072", b"0", b"-1", b"ff",
+             b" ", b"  ", b"%", b"\r\n", b"\x00", b"\xff", b"zz", b"99999999999", b"print"]
+
+    marks = iter(range(10**6))
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.one_of(st.sampled_from(words), st.binary(max_size=40)), max_size=40),
+           st.integers(0, 600))
+    def check(pieces, pad):
+        port.write(b"".join(pieces) + b"a" * pad + b"%")
+        # Whatever the garbage caused is answered before this marker's error line.
+        mark = f"marker{next(marks)}"
+        dev.send(mark)
+        while (line := dev.read_line(time.monotonic() + 5)) != f"e-[Unknown command: {mark}]":
+            assert line is not None, "the DUT stopped answering"
+        assert dev.read_line(time.monotonic() + 5) == "m-ready"
+        assert exchange(dev, "name") == ["m-name-dut-[tinykd host]", "m-ready"]
+
+    try:
+        check()
+        assert port.proc.poll() is None, "the DUT died"
+    finally:
+        port.close()
+    assert port.proc.returncode == 0

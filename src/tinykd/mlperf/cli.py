@@ -97,6 +97,17 @@ def open_device(port: str | None, elf: str | None, baud: int, timeout_s: float =
         yield Device(link, timeout_s=timeout_s), virtual
 
 
+def _check_model(info: dict[str, str], tflite: str) -> None:
+    """Refuse to compare against a reference the board is not running (when it says)."""
+    import hashlib
+
+    want = hashlib.sha256(Path(tflite).read_bytes()).hexdigest()
+    have = info.get("model-sha256")
+    if have is not None and have != want:
+        raise DeviceError(f"the board runs a different model (sha256 {have[:12]}...) than {tflite} "
+                          f"({want[:12]}...): export that model, rebuild with PROTOCOL=mlperf and reflash")
+
+
 def run(args) -> int:
     _check(args)
     samples = load_samples(args.dataset, args.limit)
@@ -108,6 +119,8 @@ def run(args) -> int:
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     with open_device(args.port, args.elf, args.baud) as (dev, virtual):
         device = runner.describe(dev)
+        if reference is not None:
+            _check_model(device["info"], args.tflite)
         if device["model"] != "ic01":
             print(f"warning: the device reports model {device['model']!r}, not ic01",
                   file=sys.stderr)
