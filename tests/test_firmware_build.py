@@ -1,0 +1,117 @@
+"""firmware/Makefile and the build/flash helpers around it: a stand-in model (hand-written
+model.h/model.c in the export folder layout) builds, reproducibly; one that overflows flash or
+SRAM stops with the linker's numbers; bad options and missing tools give one clear error."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tinykd.device import firmware as fw
+from tinykd.device.flash import flash
+from tinykd.errors import DeviceError, ParamError
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(not shutil.which("arm-none-eabi-gcc"),
+                                reason="needs arm-none-eabi-gcc (scripts/setup-system.sh)")
+
+MODEL_H = """#ifndef TINYKD_MODEL_H
+#define TINYKD_MODEL_H
+#include <stdint.h>
+#define TINYKD_INPUT_BYTES 12
+#define TINYKD_OUTPUT_BYTES 4
+#define TINYKD_ARENA_BYTES {arena}
+#define TINYKD_INPUT_RANK 4
+#define TINYKD_INPUT_SHAPE {{1, 2, 2, 3}}
+#define TINYKD_OUTPUT_RANK 2
+#define TINYKD_OUTPUT_SHAPE {{1, 4}}
+#define TINYKD_INPUT_SCALE 0.5f
+#define TINYKD_INPUT_ZERO_POINT (-1)
+#define TINYKD_OUTPUT_SCALE 0.25f
+#define TINYKD_OUTPUT_ZERO_POINT (3)
+#define TINYKD_MODEL_SHA256 "{sha}"
+#define TINYKD_MACS 48
+#define TINYKD_NUM_LAYERS 1
+int tinykd_model_invoke(const int8_t *input, int8_t *output);
+#endif
+"""
+
+MODEL_C = """#include "model.h"
+#ifndef TINYKD_LAYER_BEGIN
+#define TINYKD_LAYER_BEGIN(i)
+#define TINYKD_LAYER_END(i)
+#endif
+static int8_t arena[TINYKD_ARENA_BYTES] __attribute__((aligned(16), used));
+static const int8_t weights[{weights}] = {{1, 2, 3}};
+int tinykd_model_invoke(const int8_t *input, int8_t *output)
+{{
+    TINYKD_LAYER_BEGIN(0);
+    for (int o = 0; o < 4; o++) {{
+        int32_t acc = 0;
+        for (int i = 0; i < 12; i++) acc += input[i] * weights[(o * 12 + i) % {weights}];
+        arena[o % TINYKD_ARENA_BYTES] = (int8_t)acc;
+        output[o] = arena[o % TINYKD_ARENA_BYTES];
+    }}
+    TINYKD_LAYER_END(0);
+    return 0;
+}}
+"""
+
+
+def stand_in_model(folder: Path, arena: int = 64, weights: int = 48, sha: str = "ab" * 32) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "model.h").write_text(MODEL_H.format(arena=arena, sha=sha))
+    (folder / "model.c").write_text(MODEL_C.format(weights=weights))
+    (folder / "sources.txt").write_text(f"{folder / 'model.c'}\n-I{folder}\n")
+    return folder
+
+
+def test_build_reports_memory_and_is_reproducible(tmp_path):
+    model = stand_in_model(tmp_path / "model")
+    elf1 = fw.make(model, tmp_path / "b1", baud=115200)
+    elf2 = fw.make(model, tmp_path / "b2", baud=115200)
+    assert elf1.read_bytes() == elf2.read_bytes()
+    assert (tmp_path / "b1" / "tinykd.bin").is_file() and (tmp_path / "b1" / "tinykd.map").is_file()
+    rep = fw.memory_report(elf1)
+    assert rep["stack_reserve"] == 16384
+    assert 1000 < rep["flash_used"] < 64 * 1024 and rep["flash_limit"] == 1 << 20
+    assert rep["sram1_used"] >= 64 and rep["sram2_used"] >= rep["stack_reserve"]
+    assert fw.model_sha256(model) == "ab" * 32
+    # another baud rate is another image (BRR differs)
+    elf3 = fw.make(model, tmp_path / "b3", baud=9600)
+    assert elf3.read_bytes() != elf1.read_bytes()
+
+
+@pytest.mark.parametrize("arena,weights,region", [(200_000, 48, "SRAM1"), (64, 1_200_000, "FLASH")])
+def test_overflow_stops_with_the_linker_numbers(tmp_path, arena, weights, region):
+    model = stand_in_model(tmp_path / "model", arena=arena, weights=weights)
+    with pytest.raises(DeviceError) as err:
+        fw.make(model, tmp_path / "b")
+    msg = str(err.value)
+    assert "does not fit" in msg and f"region `{region}' overflowed by" in msg, msg
+
+
+def test_bad_options_and_missing_model(tmp_path):
+    with pytest.raises(ParamError, match="firmware.protocol"):
+        fw.check_options(115200, "modbus")
+    with pytest.raises(ParamError, match="firmware.baud"):
+        fw.check_options("fast", "tinykd")
+    with pytest.raises(DeviceError, match="not an exported model"):
+        fw.make(tmp_path / "nowhere", tmp_path / "b")
+    proc = subprocess.run(["make", "-s", "-C", str(REPO / "firmware"), f"MODEL_DIR={tmp_path}",
+                           f"BUILD_DIR={tmp_path / 'b'}"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "has no sources.txt" in proc.stderr
+
+
+def test_hardware_backend_without_its_tool_is_one_clear_error(tmp_path, monkeypatch):
+    model = stand_in_model(tmp_path / "model")
+    fw.make(model, tmp_path / "fw")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    for backend, tool in (("stlink", "st-info"), ("openocd", "openocd"), ("pyocd", "pyocd")):
+        with pytest.raises(DeviceError, match=f"needs {tool}, which is not on PATH"):
+            flash(backend, tmp_path / "fw", tmp_path, "ab" * 32)
+    with pytest.raises(ParamError, match="device.backend"):
+        flash("jtag", tmp_path / "fw", tmp_path, "ab" * 32)

@@ -1,0 +1,223 @@
+"""The tinykd frame protocol: the firmware's C parser (firmware/app/protocol.c, built for the host
+and loaded with ctypes) against the host's Python twin, fault cases, a hypothesis search over
+the C parser, and a short sanitizer fuzz run of firmware/app/fuzz_protocol.c."""
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinykd.device import protocol as P
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "firmware" / "app"
+
+EV_NONE, EV_FRAME, EV_BAD_CRC, EV_BAD_LENGTH, EV_TRUNCATED = range(5)
+
+
+class Parser(ctypes.Structure):
+    """struct tkp_parser (protocol.h); the size is checked against the C side."""
+
+    _fields_ = [("buf", ctypes.c_void_p), ("cap", ctypes.c_uint16), ("state", ctypes.c_uint8),
+                ("type", ctypes.c_uint8), ("seq", ctypes.c_uint8), ("len", ctypes.c_uint16),
+                ("pos", ctypes.c_uint16), ("crc", ctypes.c_uint16), ("rx_crc", ctypes.c_uint16)]
+
+
+def _compile(out: Path, sources: list[Path], flags: list[str]) -> Path:
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no host C compiler")
+    subprocess.run([cc, "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", f"-I{APP}", *flags,
+                    *map(str, sources), "-o", str(out)], check=True, capture_output=True, text=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    so = _compile(tmp_path_factory.mktemp("proto") / "libtkp.so", [APP / "protocol.c"], ["-shared", "-fPIC"])
+    lib = ctypes.CDLL(str(so))
+    lib.tkp_parser_size.restype = ctypes.c_size_t
+    lib.tkp_parser_init.argtypes = [ctypes.POINTER(Parser), ctypes.c_void_p, ctypes.c_uint16]
+    lib.tkp_parser_feed.argtypes = [ctypes.POINTER(Parser), ctypes.c_uint8]
+    lib.tkp_parser_expire.argtypes = [ctypes.POINTER(Parser)]
+    lib.tkp_parser_busy.argtypes = [ctypes.POINTER(Parser)]
+    lib.tkp_crc16.argtypes = [ctypes.c_uint16, ctypes.c_char_p, ctypes.c_size_t]
+    lib.tkp_crc16.restype = ctypes.c_uint16
+    lib.tkp_encode.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint8, ctypes.c_uint8,
+                               ctypes.c_char_p, ctypes.c_uint16]
+    lib.tkp_encode.restype = ctypes.c_size_t
+    assert lib.tkp_parser_size() == ctypes.sizeof(Parser)
+    return lib
+
+
+class CParser:
+    """The firmware's parser, fed byte by byte; collects (event, type, seq, payload)."""
+
+    def __init__(self, lib, cap: int = 256):
+        self.lib, self.cap = lib, cap
+        self.buf = ctypes.create_string_buffer(max(cap, 1))
+        self.p = Parser()
+        lib.tkp_parser_init(ctypes.byref(self.p), self.buf, cap)
+
+    def feed(self, data: bytes) -> list[tuple]:
+        out = []
+        for b in data:
+            ev = self.lib.tkp_parser_feed(ctypes.byref(self.p), b)
+            if ev == EV_FRAME:
+                out.append(("frame", self.p.type, self.p.seq, self.buf.raw[: self.p.len]))
+            elif ev != EV_NONE:
+                out.append((ev, self.p.type, self.p.seq))
+        return out
+
+    def expire(self) -> int:
+        return self.lib.tkp_parser_expire(ctypes.byref(self.p))
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.lib.tkp_parser_busy(ctypes.byref(self.p)))
+
+
+def c_encode(lib, type_: int, seq: int, payload: bytes) -> bytes:
+    out = ctypes.create_string_buffer(len(payload) + 8)
+    n = lib.tkp_encode(out, len(out), type_, seq, payload, len(payload))
+    assert n == len(payload) + 8
+    return out.raw[:n]
+
+
+# ---- CRC and encoding agree between firmware and host --------------------------------------
+
+def test_crc_check_value(lib):
+    # CRC-16/CCITT-FALSE's catalogued check value for "123456789"
+    assert P.crc16(b"123456789") == 0x29B1
+    assert lib.tkp_crc16(0xFFFF, b"123456789", 9) == 0x29B1
+
+
+@given(type_=st.integers(0, 255), seq=st.integers(0, 255), payload=st.binary(max_size=300))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_c_and_python_encode_identically(lib, type_, seq, payload):
+    assert c_encode(lib, type_, seq, payload) == P.encode(type_, seq, payload)
+
+
+def test_encode_refuses_a_frame_that_does_not_fit(lib):
+    out = ctypes.create_string_buffer(10)
+    assert lib.tkp_encode(out, 10, 1, 1, b"abc", 3) == 0  # needs 11 bytes
+    with pytest.raises(ValueError):
+        P.encode(1, 1, bytes(70000))
+
+
+# ---- roundtrips ----------------------------------------------------------------------------
+
+@given(frames=st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255), st.binary(max_size=256)),
+                       min_size=1, max_size=6))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_frames_roundtrip_host_to_firmware_and_back(lib, frames):
+    stream = b"".join(P.encode(t, s, p) for t, s, p in frames)
+    got = CParser(lib, cap=256).feed(stream)
+    assert got == [("frame", t, s, p) for t, s, p in frames]
+    back = b"".join(c_encode(lib, t, s, p) for t, s, p in frames)
+    assert P.FrameParser().feed(back) == [P.Frame(t, s, p) for t, s, p in frames]
+
+
+def test_python_parser_handles_any_chunking():
+    stream = P.encode(0x81, 7, b"hello") + b"\r\nbanner text\r\n" + P.encode(0x70, 0, b"\x01\x00")
+    for size in (1, 2, 3, 7, len(stream)):
+        parser, got = P.FrameParser(), []
+        for i in range(0, len(stream), size):
+            got += parser.feed(stream[i:i + size])
+        assert got == [P.Frame(0x81, 7, b"hello"), P.Frame(0x70, 0, b"\x01\x00")]
+        assert b"banner text" in parser.text
+
+
+# ---- fault cases: error event, then resynchronisation -----------------------------------------
+
+def test_bad_crc_is_reported_and_the_next_frame_parses(lib):
+    bad = bytearray(P.encode(2, 5, b"payload"))
+    bad[8] ^= 0x10
+    good = P.encode(1, 6)
+    c = CParser(lib)
+    assert c.feed(bytes(bad) + good) == [(EV_BAD_CRC, 2, 5), ("frame", 1, 6, b"")]
+    assert P.FrameParser().feed(bytes(bad) + good) == [P.BadFrame("crc", 2, 5), P.Frame(1, 6, b"")]
+
+
+def test_oversized_length_is_rejected_at_the_header(lib):
+    c = CParser(lib, cap=16)
+    header = bytes([0xA5, 0x5A, 2, 9, 0xFF, 0xFF])  # announces 65535 bytes
+    assert c.feed(header) == [(EV_BAD_LENGTH, 2, 9)]
+    assert not c.busy  # does not wait for 64 KiB that will never come
+    assert c.feed(P.encode(1, 10, b"x" * 16)) == [("frame", 1, 10, b"x" * 16)]
+    assert c.feed(P.encode(1, 11, b"x" * 17)) == [(EV_BAD_LENGTH, 1, 11)]
+
+
+def test_truncated_frame_expires_and_the_next_frame_parses(lib):
+    c = CParser(lib)
+    frame = P.encode(2, 3, bytes(range(50)))
+    assert c.feed(frame[:20]) == []
+    assert c.busy
+    assert c.expire() == EV_TRUNCATED
+    assert not c.busy
+    assert c.feed(P.encode(1, 4)) == [("frame", 1, 4, b"")]
+    # a lone first sync byte is noise, not a truncated frame
+    assert c.feed(b"\xa5") == [] and c.expire() == EV_NONE
+
+
+def test_garbage_between_frames_costs_nothing(lib):
+    garbage = b"\x00\xff\xa5\x13\x5a\xa5\xa5\xa5garbage\r\n\xa5"
+    frames = [P.encode(1, i, bytes([i]) * i) for i in range(1, 6)]
+    stream = garbage + garbage.join(frames) + garbage
+    c_frames = [g for g in CParser(lib).feed(stream) if g[0] == "frame"]
+    assert c_frames == [("frame", 1, i, bytes([i]) * i) for i in range(1, 6)]
+    py_frames = [f for f in P.FrameParser().feed(stream) if isinstance(f, P.Frame)]
+    assert py_frames == [P.Frame(1, i, bytes([i]) * i) for i in range(1, 6)]
+
+
+def test_zero_capacity_parser_accepts_only_empty_frames(lib):
+    c = CParser(lib, cap=0)
+    assert c.feed(P.encode(1, 1)) == [("frame", 1, 1, b"")]
+    assert c.feed(P.encode(2, 2, b"a")) == [(EV_BAD_LENGTH, 2, 2)]
+
+
+def test_hello_layout_is_130_bytes_plus_board_name():
+    import struct
+
+    fields = [1, 1, 0, 80_000_000, 640, 192, 10, 33184, 6, 192, 4, 2, 1, 8, 8, 3, 1, 10, 0, 0,
+              0.5, -128, 0.25, -128, b"a" * 64, 0]
+    payload = struct.pack(P.HELLO_FORMAT, *fields) + b"board"
+    h = P.Hello.parse(payload)
+    assert h.input_shape == (1, 8, 8, 3) and h.output_shape == (1, 10)
+    assert h.emulated and h.ticks_to_units(8) == 100.0  # 8 SysTick ticks at 80 MHz = 100 ns
+    assert h.board == "board" and h.model_sha256 == "a" * 64
+    with pytest.raises(P.DeviceError, match="protocol version 2"):
+        P.Hello.parse(struct.pack("<H", 2) + payload[2:])
+
+
+# ---- search and fuzz -------------------------------------------------------------------------
+
+@given(noise=st.binary(max_size=600), cap=st.integers(0, 300), payload=st.binary(max_size=300))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_noise_then_timeout_then_frame_is_received(lib, noise, cap, payload):
+    payload = payload[:cap]
+    c = CParser(lib, cap=cap)
+    events = c.feed(noise)
+    assert all(e[0] in ("frame", EV_BAD_CRC, EV_BAD_LENGTH) for e in events)
+    c.expire()
+    assert c.feed(P.encode(2, 77, payload)) == [("frame", 2, 77, payload)]
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="no host C compiler")
+def test_sanitizer_fuzz_run(tmp_path):
+    """firmware/app/fuzz_protocol.c under ASan + UBSan, structure-aware random inputs."""
+    try:
+        exe = _compile(tmp_path / "fuzz_protocol", [APP / "fuzz_protocol.c", APP / "protocol.c"],
+                       ["-DTKP_FUZZ_MAIN", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
+    except subprocess.CalledProcessError as exc:
+        if "asan" in exc.stderr.lower() or "sanitize" in exc.stderr.lower():
+            pytest.skip(f"sanitizer runtime unavailable: {exc.stderr[-200:]}")
+        raise
+    proc = subprocess.run([str(exe), "8000", "1"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "8000 inputs, all invariants held" in proc.stdout
