@@ -199,3 +199,57 @@ def test_operator_matches_tflite_micro(name, builder, p, expected_op, nn_lib, tm
     for line in bad:
         print(name, line)
     assert not bad, f"{name}: {len(bad)} mismatching bytes (ops {ops})"
+
+
+def _with_requantize(blob: bytes, scale_factor: float, zero_point: int) -> bytes:
+    """Append an int8 -> int8 QUANTIZE (a change of scale and zero point) to a model's
+    output, editing the flatbuffer with TensorFlow's generated schema object API: the
+    converter only inserts this operator in situations tinykd cannot otherwise build."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as S
+
+    model = S.ModelT.InitFromObj(S.Model.GetRootAs(blob, 0))
+    sub = model.subgraphs[0]
+    old_out = sub.outputs[0]
+    src = sub.tensors[old_out]
+    t = S.TensorT()
+    t.shape = list(src.shape)
+    t.type = src.type
+    t.name = b"requantized"
+    t.buffer = 0
+    q = S.QuantizationParametersT()
+    q.scale = [float(src.quantization.scale[0]) * scale_factor]
+    q.zeroPoint = [zero_point]
+    t.quantization = q
+    sub.tensors.append(t)
+    code = S.OperatorCodeT()
+    code.builtinCode = S.BuiltinOperator.QUANTIZE
+    code.deprecatedBuiltinCode = S.BuiltinOperator.QUANTIZE
+    code.version = 2
+    model.operatorCodes.append(code)
+    op = S.OperatorT()
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.inputs = [old_out]
+    op.outputs = [len(sub.tensors) - 1]
+    sub.operators.append(op)
+    sub.outputs = [len(sub.tensors) - 1]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize("factor,zp", [(1.7, 5), (0.37, -20), (4.0, 100)])
+def test_requantize_matches_tflite_micro(factor, zp, nn_lib, tmp_path):
+    keras.utils.set_random_seed(11)
+    inp = keras.Input((6, 5, 3))
+    model = keras.Model(inp, keras.layers.Conv2D(7, 3, padding="same")(inp))
+    calib = np.random.default_rng(2).uniform(-1, 1, (8, 6, 5, 3)).astype(np.float32)
+    blob = _with_requantize(H.convert(model, calib), factor, zp)
+    from tinykd.export.reader import read_tflite
+
+    assert [op.name for op in read_tflite(blob).ops][-1] == "QUANTIZE"
+    bad, info = H.compare_with_tflm(blob, tmp_path, nn_lib, H.random_inputs(blob, SAMPLES, seed=4))
+    for line in bad:
+        print(line)
+    assert not bad
+    assert info["layers"][-1]["kernel"] == "tk_requantize_s8"
