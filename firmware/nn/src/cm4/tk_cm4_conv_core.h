@@ -1,0 +1,328 @@
+/*
+ * Shared machinery of the Cortex-M4 convolution variants (internal to firmware/nn/src/cm4):
+ * im2col GEMM on int16 pairs with SMLAD, 2 output channels x 2 output pixels per inner loop.
+ *
+ * Data layout (all int16 pairs, "reordered" as SXTB16 produces them): a group of 4
+ * consecutive reduction elements k..k+3 of one operand becomes two words
+ *     even = [v(k), v(k+2)],  odd = [v(k+1), v(k+3)]
+ * and SMLAD(even_w, even_x) + SMLAD(odd_w, odd_x) is the 4-element dot product, so
+ * neither operand ever needs un-shuffling. The reduction length K = K_h*K_w*C_in is
+ * padded to K4 (multiple of 4) with zeros.
+ *   - weights of a channel pair, per group: [even(o), odd(o), even(o+1), odd(o+1)]
+ *     (a trailing single channel: [even, odd]); expanded once per call (per channel chunk);
+ *   - im2col of a pixel pair, per group: [even(p), odd(p), even(p+1), odd(p+1)]
+ *     (a trailing single pixel: [even, odd]), input_offset already added.
+ * One LDM then feeds 4 SMLADs of a 2x2 block and one LDRD the other operand.
+ *
+ * Requantization: tk_cm4_requant.h.
+ */
+#ifndef TK_CM4_CONV_CORE_H
+#define TK_CM4_CONV_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tk_cm4_requant.h"
+#include "tk_simd.h"
+#include "tk_types.h"
+
+/* Bytes of expanded weights kept per channel chunk; the chunk size is derived from it
+ * (tinykd/export/kernels_cm4.py mirrors this arithmetic for the arena planner). */
+#define TK_CM4_WEIGHT_BUDGET 32768
+
+TK_INLINE int32_t tk_cm4_round4(int32_t k)
+{
+    return (k + 3) & ~3;
+}
+
+/** Channels whose expanded weights are kept at once (even unless it is all of out_c). */
+TK_INLINE int32_t tk_cm4_chunk_channels(int32_t out_c, int32_t k4)
+{
+    const int32_t per_channel = k4 * 2;
+    if (out_c * per_channel <= TK_CM4_WEIGHT_BUDGET) {
+        return out_c;
+    }
+    int32_t mc = (TK_CM4_WEIGHT_BUDGET / per_channel) & ~1;
+    if (mc < 2) {
+        mc = 2;
+    }
+    const int32_t chunks = (out_c + mc - 1) / mc;
+    const int32_t balanced = (out_c + chunks - 1) / chunks;
+    return (balanced + 1) & ~1;
+}
+
+/** Scratch layout sizes (bytes): requant table, weight chunk, two im2col columns. */
+TK_INLINE int32_t tk_cm4_conv_scratch(int32_t out_c, int32_t k, int32_t extra)
+{
+    const int32_t k4 = tk_cm4_round4(k);
+    return out_c * (int32_t)sizeof(tk_cm4_rq) + tk_cm4_chunk_channels(out_c, k4) * k4 * 2 +
+           2 * k4 * 2 + extra;
+}
+
+/* ------------------------------------------------------------ operand expansion */
+
+/**
+ * Expand `groups` groups of 4 int8 (src, any alignment) into even/odd int16 pairs with
+ * `offset2` = [offset, offset] added, writing 2 words per group every `stride` words.
+ */
+TK_INLINE int32_t *tk_cm4_expand(int32_t *dst, int32_t stride, const int8_t *src, int32_t groups,
+                                 int32_t offset2)
+{
+    for (int32_t g = 0; g < groups; ++g) {
+        const int32_t x = tk_read_s8x4(src);
+        src += 4;
+        dst[0] = tk_sxtab16(offset2, x);
+        dst[1] = tk_sxtab16_ror8(offset2, x);
+        dst += stride;
+    }
+    return dst;
+}
+
+/** Write `groups` zero groups (2 words each, every `stride` words). */
+TK_INLINE int32_t *tk_cm4_zero(int32_t *dst, int32_t stride, int32_t groups)
+{
+    for (int32_t g = 0; g < groups; ++g) {
+        dst[0] = 0;
+        dst[1] = 0;
+        dst += stride;
+    }
+    return dst;
+}
+
+/**
+ * Expand the weights of channels [o0, o0 + count) (rows of k int8 in `filter`) into the
+ * pair layout described above, k padded with zeros to k4.
+ */
+static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, int32_t count,
+                                int32_t k, int32_t k4)
+{
+    const int32_t full = k / 4;
+    const int32_t groups = k4 / 4;
+    for (int32_t j = 0; j < count; j += 2) {
+        const int32_t pair = j + 1 < count;
+        const int32_t stride = pair ? 4 : 2;
+        for (int32_t c = 0; c <= pair; ++c) {
+            const int8_t *row = filter + (o0 + j + c) * k;
+            int32_t *d = tk_cm4_expand(dst + 2 * c, stride, row, full, 0);
+            if (groups > full) {  /* the last partial group, zero-padded */
+                int8_t tail[4] = {0, 0, 0, 0};
+                for (int32_t t = 0; t < k - 4 * full; ++t) {
+                    tail[t] = row[4 * full + t];
+                }
+                tk_cm4_expand(d, stride, tail, 1, 0);
+            }
+        }
+        dst += groups * stride;
+    }
+}
+
+/* ------------------------------------------------------------- micro-kernels */
+
+/**
+ * 2 channels x 2 pixels over `groups` groups: w in pair layout, c in pixel-pair layout.
+ * acc: in/out [ch0 px0, ch0 px1, ch1 px0, ch1 px1].
+ */
+__attribute__((noinline)) static void tk_cm4_mm22(const int32_t *w, const int32_t *c, int32_t groups,
+                                                  int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t c0e, c0o, c1e, c1o, we, wo;
+#define TK_CM4_MM22_STEP                          \
+    TK_LD4_IA(c, c0e, c0o, c1e, c1o);             \
+    tk_ld2_ia(&w, &we, &wo);                      \
+    a00 = tk_smlad(we, c0e, a00);                 \
+    a01 = tk_smlad(we, c1e, a01);                 \
+    a00 = tk_smlad(wo, c0o, a00);                 \
+    a01 = tk_smlad(wo, c1o, a01);                 \
+    tk_ld2_ia(&w, &we, &wo);                      \
+    a10 = tk_smlad(we, c0e, a10);                 \
+    a11 = tk_smlad(we, c1e, a11);                 \
+    a10 = tk_smlad(wo, c0o, a10);                 \
+    a11 = tk_smlad(wo, c1o, a11);
+    if (groups & 1) {
+        TK_CM4_MM22_STEP
+    }
+    for (int32_t g = groups >> 1; g > 0; --g) {
+        TK_CM4_MM22_STEP
+        TK_CM4_MM22_STEP
+    }
+#undef TK_CM4_MM22_STEP
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/** 2 channels (pair layout) x 1 pixel (single layout). acc: [ch0, ch1]. */
+__attribute__((noinline)) static void tk_cm4_mm21(const int32_t *w, const int32_t *c, int32_t groups,
+                                                  int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    int32_t w0e, w0o, w1e, w1o, ce, co;
+    for (int32_t g = 0; g < groups; ++g) {
+        TK_LD4_IA(w, w0e, w0o, w1e, w1o);
+        tk_ld2_ia(&c, &ce, &co);
+        a0 = tk_smlad(w0e, ce, a0);
+        a1 = tk_smlad(w1e, ce, a1);
+        a0 = tk_smlad(w0o, co, a0);
+        a1 = tk_smlad(w1o, co, a1);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/** 1 channel (single layout) x 2 pixels (pair layout). acc: [px0, px1]. */
+__attribute__((noinline)) static void tk_cm4_mm12(const int32_t *w, const int32_t *c, int32_t groups,
+                                                  int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    int32_t c0e, c0o, c1e, c1o, we, wo;
+    for (int32_t g = 0; g < groups; ++g) {
+        TK_LD4_IA(c, c0e, c0o, c1e, c1o);
+        tk_ld2_ia(&w, &we, &wo);
+        a0 = tk_smlad(we, c0e, a0);
+        a1 = tk_smlad(we, c1e, a1);
+        a0 = tk_smlad(wo, c0o, a0);
+        a1 = tk_smlad(wo, c1o, a1);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/** 1 channel x 1 pixel, both single layout. */
+TK_INLINE int32_t tk_cm4_mm11(const int32_t *w, const int32_t *c, int32_t groups, int32_t acc)
+{
+    for (int32_t g = 0; g < groups; ++g) {
+        acc = tk_smlad(w[0], c[0], acc);
+        acc = tk_smlad(w[1], c[1], acc);
+        w += 2;
+        c += 2;
+    }
+    return acc;
+}
+
+/* ------------------------------------------------------------------ the driver */
+
+/**
+ * Writes the im2col column(s) of output pixel `p` (flat index over N*H_out*W_out) into
+ * `dst`, 2 words per group every `stride` words (stride 4: one pixel of a pair, stride 2: a
+ * single pixel). `ctx` is the variant's own context.
+ */
+typedef void (*tk_cm4_gather_fn)(const void *ctx, int32_t p, int32_t *dst, int32_t stride);
+
+typedef struct {
+    int32_t pixels;     /* N * H_out * W_out */
+    int32_t out_c;
+    int32_t k;          /* reduction length K_h * K_w * C_in */
+    const int8_t *filter;
+    int8_t *output;
+    tk_cm4_out os;
+    int32_t *wbuf;      /* chunk_channels * k4 * 2 bytes */
+    int32_t *cbuf;      /* 2 * k4 * 2 bytes */
+} tk_cm4_gemm;
+
+static void tk_cm4_store_block(const tk_cm4_gemm *g, int32_t p, int32_t o, const int32_t *acc,
+                               int32_t nch, int32_t npx)
+{
+    int8_t *out = g->output + p * g->out_c + o;
+    const tk_cm4_rq *rq = g->os.rq + o;
+    for (int32_t c = 0; c < nch; ++c) {
+        for (int32_t x = 0; x < npx; ++x) {
+            out[x * g->out_c + c] = (int8_t)tk_cm4_requant(&g->os, &rq[c], acc[c * npx + x]);
+        }
+    }
+}
+
+/** The convolution as GEMM over channel chunks and pixel pairs. */
+static void tk_cm4_gemm_run(const tk_cm4_gemm *g, tk_cm4_gather_fn gather, const void *ctx)
+{
+    const int32_t k4 = tk_cm4_round4(g->k);
+    const int32_t groups = k4 / 4;
+    const int32_t mc = tk_cm4_chunk_channels(g->out_c, k4);
+    const tk_cm4_rq *rq = g->os.rq;
+    for (int32_t o0 = 0; o0 < g->out_c; o0 += mc) {
+        const int32_t count = g->out_c - o0 < mc ? g->out_c - o0 : mc;
+        tk_cm4_pack_weights(g->wbuf, g->filter, o0, count, g->k, k4);
+        int32_t p = 0;
+        for (; p + 1 < g->pixels; p += 2) {
+            gather(ctx, p, g->cbuf, 4);
+            gather(ctx, p + 1, g->cbuf + 2, 4);
+            const int32_t *w = g->wbuf;
+            int32_t o = o0;
+            for (; o + 1 < o0 + count; o += 2) {
+                int32_t acc[4] = {rq[o].bias, rq[o].bias, rq[o + 1].bias, rq[o + 1].bias};
+                tk_cm4_mm22(w, g->cbuf, groups, acc);
+                w += groups * 4;
+                tk_cm4_store_block(g, p, o, acc, 2, 2);
+            }
+            if (o < o0 + count) {
+                int32_t acc[2] = {rq[o].bias, rq[o].bias};
+                tk_cm4_mm12(w, g->cbuf, groups, acc);
+                tk_cm4_store_block(g, p, o, acc, 1, 2);
+            }
+        }
+        if (p < g->pixels) {
+            gather(ctx, p, g->cbuf, 2);
+            const int32_t *w = g->wbuf;
+            int32_t o = o0;
+            for (; o + 1 < o0 + count; o += 2) {
+                int32_t acc[2] = {rq[o].bias, rq[o + 1].bias};
+                tk_cm4_mm21(w, g->cbuf, groups, acc);
+                w += groups * 4;
+                tk_cm4_store_block(g, p, o, acc, 2, 1);
+            }
+            if (o < o0 + count) {
+                const int32_t acc = tk_cm4_mm11(w, g->cbuf, groups, rq[o].bias);
+                tk_cm4_store_block(g, p, o, &acc, 1, 1);
+            }
+        }
+    }
+}
+
+/** Checks shared by the convolution variants (groups == 1 only). */
+TK_INLINE tk_status tk_cm4_conv_check(const tk_conv_params *params, const tk_dims *input_dims,
+                                      const tk_dims *filter_dims, const tk_dims *output_dims,
+                                      const void *scratch)
+{
+    if (params->stride_h < 1 || params->stride_w < 1 || params->dilation_h < 1 ||
+        params->dilation_w < 1 || params->act_min > params->act_max || scratch == NULL ||
+        ((uintptr_t)scratch & 3u) != 0) {
+        return TK_ERR_ARG;
+    }
+    if (filter_dims->c != input_dims->c || filter_dims->n != output_dims->c ||
+        input_dims->n != output_dims->n || filter_dims->h < 1 || filter_dims->w < 1) {
+        return TK_ERR_SHAPE;
+    }
+    return TK_OK;
+}
+
+/** Carve the scratch and fill the common GEMM description; returns the spare bytes' start. */
+static uint8_t *tk_cm4_conv_setup(tk_cm4_gemm *g, const tk_conv_params *params,
+                                  const tk_channel_quant *quant, const tk_dims *filter_dims,
+                                  const int8_t *filter, const int32_t *bias,
+                                  const tk_dims *output_dims, int8_t *output, void *scratch)
+{
+    const int32_t out_c = output_dims->c;
+    const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
+    const int32_t k4 = tk_cm4_round4(k);
+    uint8_t *s = (uint8_t *)scratch;
+    tk_cm4_rq *rq = (tk_cm4_rq *)(void *)s;
+    s += out_c * (int32_t)sizeof(tk_cm4_rq);
+    g->wbuf = (int32_t *)(void *)s;
+    s += tk_cm4_chunk_channels(out_c, k4) * k4 * 2;
+    g->cbuf = (int32_t *)(void *)s;
+    s += 2 * k4 * 2;
+    g->pixels = output_dims->n * output_dims->h * output_dims->w;
+    g->out_c = out_c;
+    g->k = k;
+    g->filter = filter;
+    g->output = output;
+    g->os.rq = rq;
+    g->os.out_offset = params->output_offset;
+    g->os.act_min = params->act_min;
+    g->os.act_max = params->act_max;
+    g->os.fast = tk_cm4_build_rq(rq, out_c, bias, quant, k);
+    return s;
+}
+
+#endif /* TK_CM4_CONV_CORE_H */
