@@ -37,10 +37,10 @@ def convert(model, calibration: np.ndarray, per_channel: bool = True, dense_per_
 
 
 def build_nn_lib(workdir: Path) -> Path:
-    """Compile every reference kernel once into a static library."""
+    """Compile every kernel (reference and src/cm4 variants) once into a static library."""
     workdir.mkdir(parents=True, exist_ok=True)
     objs = []
-    for src in sorted((NN / "src").glob("*.c")):
+    for src in sorted((NN / "src").rglob("*.c")):
         obj = workdir / (src.stem + ".o")
         subprocess.run(["gcc", *CFLAGS, f"-I{NN / 'include'}", "-c", str(src), "-o", str(obj)], check=True)
         objs.append(str(obj))
@@ -49,12 +49,12 @@ def build_nn_lib(workdir: Path) -> Path:
     return lib
 
 
-def export_and_build(blob: bytes, workdir: Path, lib: Path) -> tuple[Path, dict]:
+def export_and_build(blob: bytes, workdir: Path, lib: Path, variants: str = "auto") -> tuple[Path, dict]:
     """Export into workdir/model and link it with the host runner and the kernel library."""
     from tinykd.export import export_model
 
     outdir = workdir / "model"
-    info = export_model(blob, outdir)
+    info = export_model(blob, outdir, variants=variants)
     exe = workdir / "runner"
     cmd = ["gcc", *CFLAGS, f"-I{NN / 'include'}", f"-I{outdir}", str(outdir / "model.c"),
            str(outdir / "model_data.c"), str(RUNNER), str(lib), "-o", str(exe)]
@@ -94,8 +94,9 @@ def mismatches(got: np.ndarray, ref: np.ndarray, limit: int | None = None) -> li
     return lines
 
 
-def compare_with_tflm(blob: bytes, workdir: Path, lib: Path, inputs: np.ndarray) -> tuple[list[str], dict]:
-    exe, info = export_and_build(blob, workdir, lib)
+def compare_with_tflm(blob: bytes, workdir: Path, lib: Path, inputs: np.ndarray,
+                      variants: str = "auto") -> tuple[list[str], dict]:
+    exe, info = export_and_build(blob, workdir, lib, variants)
     ref = run_tflm(blob, inputs)
     got = run_exe(exe, inputs, ref.shape[1:])
     return mismatches(got, ref), info

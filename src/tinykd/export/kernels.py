@@ -77,3 +77,7 @@ def select(layer, variants: str = "auto") -> KernelVariant:
     if not candidates:
         raise ExportError(f"operator {layer.op_index} ({layer.op}): no kernel for family {layer.kind!r}")
     return max(candidates, key=lambda v: (v.priority, v.variant == "reference"))
+
+
+# Optimized variants register themselves on import (they need the definitions above).
+from . import kernels_cm4  # noqa: E402,F401
