@@ -334,6 +334,7 @@ int tinykd_model_check(void);
 
 #endif /* TINYKD_MODEL_H */
 """
+    kernel_includes = "\n".join(f'#include "{h}"' for h in sorted({l.kernel.header for l in prog.layers if l.kernel}))
     arena_def = ("/* Activations and scratch, planned at export time. */\n"
                  "static _Alignas(16) int8_t tinykd_arena[TINYKD_ARENA_BYTES];"
                  if prog.arena_bytes else "/* Every tensor lives in the caller's input/output buffers: no arena. */")
@@ -344,7 +345,8 @@ int tinykd_model_check(void);
 #include <string.h>
 
 #include "model.h"
-#include "tinykd_nn.h"
+#include "tk_types.h"
+{kernel_includes}
 
 #ifndef TINYKD_LAYER_BEGIN
 #define TINYKD_LAYER_BEGIN(i) ((void)0)
@@ -401,9 +403,17 @@ const unsigned int tinykd_model_tflite_len = TINYKD_MODEL_TFLITE_LEN;
     return {"model.h": header, "model.c": model_c, "model_data.c": model_data, "model_tflite.h": tflite_h}
 
 
+def repo_root() -> Path:
+    """The repository the generated sources.txt is relative to: the working directory when
+    it is a tinykd checkout (DVC and Snakemake run stages from the project root, which may be
+    a copy), else the checkout this package was installed from."""
+    cwd = Path.cwd()
+    return cwd if (cwd / kernels.NN_INCLUDE).is_dir() else REPO_ROOT
+
+
 def sources(prog: Program, outdir: Path) -> list[str]:
     """Lines of sources.txt: include dirs, then every .c file, relative to the repository root."""
-    rel = os.path.relpath(Path(outdir).resolve(), REPO_ROOT)
+    rel = os.path.relpath(Path(outdir).resolve(), repo_root())
     kernel_srcs = sorted({layer.kernel.source for layer in prog.layers if layer.kernel})
     return [f"-I{kernels.NN_INCLUDE}", f"-I{rel}", f"{rel}/model.c", f"{rel}/model_data.c", *kernel_srcs]
 
