@@ -60,11 +60,11 @@ def _check(args) -> None:
 def qemu_board(elf: str | Path):
     """tinykd's QEMU board (tinykd.device.qemu) with `-icount shift=0,sleep=off`.
 
-    QEMU's STM32L4 USART model takes one received byte per main-loop iteration and nothing
-    wakes that loop when the firmware reads the byte, so with the CPU idle each byte waits for
-    the next timer event (a SysTick wrap, 0.21 s). With sleep=off, virtual time jumps to that
-    event at once instead of waiting for it in real time: a 3072-byte image loads in about two
-    seconds instead of twenty minutes. Timestamps inside `infer` are unaffected (no idling)."""
+    QEMU's STM32L4 USART holds one received byte and does not request the next when the
+    firmware reads it; on a busy host we saw an idle board take up to a SysTick wrap (0.21 s)
+    per byte. With sleep=off virtual time skips idle periods instead of waiting them out in
+    real time, which kept a 3072-byte load near a second. `infer` timestamps are unaffected:
+    the board does not idle while it infers."""
     from ..device.qemu import QemuBoard
 
     class _Board(QemuBoard):
