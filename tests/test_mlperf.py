@@ -427,10 +427,11 @@ def ic01_build(tmp_path_factory):
     work = tmp_path_factory.mktemp("mlperf_fw")
     tflite = _tiny_ic01_tflite(work / "tiny.tflite")
     assert main(["export", str(tflite), str(work / "model")]) == 0
-    subprocess.run(["make", "-s", "-C", str(REPO / "firmware"), "PROTOCOL=mlperf",
-                    f"MODEL_DIR={work / 'model'}", f"BUILD_DIR={work / 'fw'}"],
-                   check=True, capture_output=True, text=True)
-    return {"tflite": tflite, "model": work / "model", "elf": work / "fw" / "tinykd.elf", "work": work}
+    # What the build stage runs for `firmware.protocol: mlperf`.
+    from tinykd.device import firmware
+
+    elf = firmware.make(work / "model", work / "fw", baud=115200, protocol="mlperf")
+    return {"tflite": tflite, "model": work / "model", "elf": elf, "work": work}
 
 
 @pytest.mark.slow
@@ -590,3 +591,21 @@ def test_random_input_never_wedges_the_parser(sanitized_dut):
     finally:
         port.close()
     assert port.proc.returncode == 0
+
+
+@pytest.mark.slow
+def test_build_stage_with_firmware_protocol_mlperf(ic01_build, tmp_path, tool_env):
+    """`firmware.protocol: mlperf` in params.yaml makes the build stage link the MLPerf front-end."""
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["firmware"]["protocol"] = "mlperf"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = subprocess.run([str(Path(tool_env["PATH"].split(os.pathsep)[0]) / "python"), "stages/build.py",
+                           "--params", str(tmp_path / "params.yaml"), "--model-dir", str(ic01_build["model"]),
+                           "--out", str(tmp_path / "fw"), "--metrics", str(tmp_path / "firmware.json")],
+                          cwd=REPO, env=tool_env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "fw" / "build_info.json").read_text())["protocol"] == "mlperf"
+    image = (tmp_path / "fw" / "tinykd.bin").read_bytes()
+    assert FIRMWARE_STRING.encode() in image and b"m-results-[" in image
