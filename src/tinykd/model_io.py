@@ -19,6 +19,17 @@ FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FIXED_DATE_SAVED = "1980-01-01@00:00:00"
 
 
+def _renumber_shared_objects(node, ids: dict):
+    """Keras writes id() of shared objects (e.g. dtype policies) as `shared_object_id`; memory
+    addresses differ every run, so replace them by their order of first appearance."""
+    if isinstance(node, dict):
+        return {k: (ids.setdefault(v, len(ids) + 1) if k == "shared_object_id" else _renumber_shared_objects(v, ids))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared_objects(v, ids) for v in node]
+    return node
+
+
 def normalize_keras_zip(data: bytes) -> bytes:
     """Rewrite a .keras zip with fixed dates and sorted entries."""
     src = zipfile.ZipFile(io.BytesIO(data))
@@ -30,6 +41,8 @@ def normalize_keras_zip(data: bytes) -> bytes:
                 meta = json.loads(payload)
                 meta["date_saved"] = FIXED_DATE_SAVED
                 payload = json.dumps(meta, sort_keys=True).encode()
+            elif name == "config.json":
+                payload = json.dumps(_renumber_shared_objects(json.loads(payload), {})).encode()
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16

@@ -71,8 +71,15 @@ def open_live(live_dir: str | os.PathLike | None):
     if live_dir is None:
         return None
     from dvclive import Live
+    from scmrepo.exceptions import SCMError
 
-    return Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+    from .errors import TinykdError
+
+    try:
+        return Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+    except SCMError as exc:
+        # DVCLive reads the current git revision; a repository without commits has none.
+        raise TinykdError(f"DVCLive cannot log in this git repository ({exc}); make a first commit") from None
 
 
 def fit(model, data: dict, *, epochs: int, batch_size: int, learning_rate: float, augment: bool,
