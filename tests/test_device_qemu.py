@@ -1,0 +1,337 @@
+"""The firmware on QEMU's B-L475E-IOT01A, end to end on a tiny model:
+tinykd export → build → flash(qemu) → evaluate stages, device outputs bit-identical to the host
+int8 reference on every image; protocol faults against the running device (bad CRC, garbage,
+truncated frame, oversized length, unknown type, reset mid-run); the stale-firmware refusal;
+device.port pointing at a QEMU started by someone else; per-layer profiling build."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+N_IMAGES = 24
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                       reason="needs arm-none-eabi-gcc and qemu-system-arm (scripts/setup-system.sh)"),
+]
+
+
+def _tiny_tflite(path: Path, seed: int) -> Path:
+    """8x8x3 → 10 classes: conv, max-pool, conv, global average pool, dense, softmax; full int8."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from tinykd.quantize import convert_int8
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(10)(x)
+    model = keras.Model(inp, keras.layers.Softmax()(x))
+    calibration = np.random.default_rng(seed).integers(0, 256, (32, 8, 8, 3), dtype=np.uint8)
+    path.write_bytes(convert_int8(model, calibration))
+    return path
+
+
+def _stage(name: str, *args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py"), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _ok(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def _params(path: Path, **device) -> Path:
+    p = yaml.safe_load((REPO / "params.yaml").read_text())
+    p["device"].update({"backend": "qemu", "port": "", "timeout_s": 5.0, "retries": 3, **device})
+    p["evaluate"]["samples"] = "all"
+    path.write_text(yaml.safe_dump(p, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory, tool_env):
+    """Tiny model exported with `tinykd export`, test data, then the build and flash stages."""
+    from tinykd.cli import main
+    from tinykd.data.store import npz_bytes
+
+    w = tmp_path_factory.mktemp("device")
+    tflite = _tiny_tflite(w / "tiny_int8.tflite", seed=7)
+    assert main(["export", str(tflite), str(w / "model")]) == 0
+    rng = np.random.default_rng(3)
+    (w / "data").mkdir()
+    (w / "data" / "test.npz").write_bytes(npz_bytes({
+        "x": rng.integers(0, 256, (N_IMAGES, 8, 8, 3), dtype=np.uint8),
+        "y": rng.integers(0, 10, N_IMAGES).astype(np.int64)}))
+    (w / "data" / "dataset.json").write_text(json.dumps({"classes": [f"c{i}" for i in range(10)]}))
+    params = _params(w / "params.yaml")
+    _ok(_stage("build", "--params", str(params), "--model-dir", str(w / "model"), "--out", str(w / "fw"),
+               "--metrics", str(w / "metrics" / "firmware.json"), env=tool_env))
+    _ok(_stage("flash", "--params", str(params), "--firmware", str(w / "fw"), "--out", str(w / "flash"),
+               env=tool_env))
+    return {"w": w, "tflite": tflite, "params": params, "model": w / "model"}
+
+
+def _evaluate(pipe, params: Path, flash: Path, out: str, env: dict, model: Path | None = None):
+    w = pipe["w"]
+    return _stage("evaluate", "--params", str(params), "--flash", str(flash),
+                  "--model-dir", str(model or pipe["model"]), "--tflite", str(pipe["tflite"]),
+                  "--data", str(w / "data"), "--metrics", str(w / out / "device.json"),
+                  "--plots", str(w / out / "plots"), env=env)
+
+
+def test_pipeline_on_qemu_is_bit_exact_on_every_image(pipe, tool_env):
+    w = pipe["w"]
+    fwm = json.loads((w / "metrics" / "firmware.json").read_text())
+    assert fwm["flash_used"] <= fwm["flash_limit"] and fwm["sram1_used"] <= fwm["sram1_limit"]
+    assert fwm["model_sha256"] == json.loads((pipe["model"] / "model.json").read_text())["sha256"]
+    record = json.loads((w / "flash" / "flash.json").read_text())
+    assert record["backend"] == "qemu" and (w / "flash" / "flash.elf").read_bytes() == (w / "fw" / "tinykd.elf").read_bytes()
+
+    out = _ok(_evaluate(pipe, pipe["params"], w / "flash", "run1", tool_env))
+    m = json.loads((w / "run1" / "device.json").read_text())
+    assert m["samples"] == N_IMAGES
+    assert m["bit_exact"] == 1.0 and m["bit_exact_images"] == N_IMAGES and m["top1_agreement"] == 1.0
+    assert m["accuracy"] == m["host_accuracy"]
+    assert m["latency_unit"] == "instructions" and m["timer"] == "systick" and m["emulated"] is True
+    assert m["latency_instructions_median"] > 1000 and m["latency_instructions_p95"] >= m["latency_instructions_median"]
+    assert m["model_sha256"] == fwm["model_sha256"] and m["firmware_sha256"] == record["image_sha256"]
+    assert "bit-exact 1.0000" in out
+    rows = (w / "run1" / "plots" / "per_image.csv").read_text().splitlines()
+    assert len(rows) == N_IMAGES + 1 and all(r.split(",")[4] == "1" for r in rows[1:])
+    conf = (w / "run1" / "plots" / "confusion.csv").read_text().splitlines()
+    assert conf[0] == "actual,predicted" and len(conf) == N_IMAGES + 1 and conf[1].startswith("c")
+
+    # The flash stage's record is deterministic.
+    first = (w / "flash" / "flash.json").read_bytes()
+    _ok(_stage("flash", "--params", str(pipe["params"]), "--firmware", str(w / "fw"), "--out",
+               str(w / "flash"), env=tool_env))
+    assert (w / "flash" / "flash.json").read_bytes() == first
+
+    # device.port set: evaluate talks to a QEMU somebody else started, same results to the byte.
+    from tinykd.device.qemu import QemuBoard
+
+    with QemuBoard(w / "flash" / "flash.elf") as board:
+        params = _params(w / "params_port.yaml", port=board.url)
+        _ok(_evaluate(pipe, params, w / "flash", "run2", tool_env))
+    m2 = json.loads((w / "run2" / "device.json").read_text())
+    assert m2.pop("port") == board.url and m.pop("port") == ""
+    # Same outputs to the byte; latencies within one SysTick tick (12.5 instructions): the
+    # tick phase at the start of an inference follows the host's timing (see README).
+    timing = [k for k in m if k.startswith("latency_") and k != "latency_unit"] + ["images_per_s_at_80mhz",
+                                                                                  "macs_per_instruction"]
+    for k in timing:
+        assert m2.pop(k) == pytest.approx(m.pop(k), rel=2e-3), k
+    assert m2 == m
+    strip = lambda path: [r.split(",")[:5] + r.split(",")[7:] for r in path.read_text().splitlines()]
+    assert strip(w / "run2" / "plots" / "per_image.csv") == strip(w / "run1" / "plots" / "per_image.csv")
+
+
+def test_stale_firmware_is_refused(pipe, tool_env):
+    """Firmware built from another export (another model hash) must not be evaluated."""
+    w = pipe["w"]
+    other = w / "model_other"
+    shutil.copytree(pipe["model"], other)
+    header = other / "model.h"
+    sha = json.loads((pipe["model"] / "model.json").read_text())["sha256"]
+    header.write_text(header.read_text().replace(sha, "0" * 64))
+    (other / "sources.txt").write_text((other / "sources.txt").read_text().replace(
+        os.path.relpath(pipe["model"], REPO), os.path.relpath(other, REPO)))
+    _ok(_stage("build", "--params", str(pipe["params"]), "--model-dir", str(other), "--out", str(w / "fw_other"),
+               "--metrics", str(w / "metrics" / "firmware_other.json"), env=tool_env))
+    _ok(_stage("flash", "--params", str(pipe["params"]), "--firmware", str(w / "fw_other"), "--out",
+               str(w / "flash_other"), env=tool_env))
+    proc = _evaluate(pipe, pipe["params"], w / "flash_other", "stale", tool_env)
+    assert proc.returncode == 1
+    err = proc.stderr.strip().splitlines()
+    assert err[-1].startswith("error: the board runs a different model") and "reflash with" in err[-1], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (w / "stale" / "device.json").exists()
+
+
+# ---- protocol faults against the running device ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def device(pipe):
+    """A QEMU board on the flashed image, a Link to it, and the host reference."""
+    from tinykd.device.evaluate import HostReference, quantize_input
+    from tinykd.device.protocol import Link
+    from tinykd.device.qemu import QemuBoard
+    from tinykd.device.serial_port import open_port
+
+    ref = HostReference(pipe["tflite"])
+    rng = np.random.default_rng(11)
+    images = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    inputs = [quantize_input(img, ref.input_scale, ref.input_zero_point) for img in images]
+    expected = [ref.run(x).tobytes() for x in inputs]
+    with QemuBoard(pipe["w"] / "flash" / "flash.elf") as board:
+        port = open_port(board.url, 115200)
+        link = Link(port, timeout_s=3.0, retries=3)
+        hello = link.wait_ready(15)
+        yield {"link": link, "hello": hello, "inputs": [x.tobytes() for x in inputs], "expected": expected,
+               "board": board}
+        port.close()
+
+
+def _errors(link, within_s: float) -> list[tuple[int, int, int]]:
+    """ERROR frames (code, type, seq) the device sends within `within_s`."""
+    from tinykd.device.protocol import Frame, Type
+
+    out, deadline = [], time.monotonic() + within_s
+    while (f := link.next_frame(deadline)) is not None:
+        if isinstance(f, Frame) and f.type == Type.ERROR:
+            out.append(tuple(f.payload[:3]))
+    return out
+
+
+def _all_correct(dev) -> None:
+    link = dev["link"]
+    outs = [link.infer(x).output for x in dev["inputs"]]
+    assert outs == dev["expected"]
+
+
+def test_hello_describes_the_model(device, pipe):
+    h = device["hello"]
+    info = json.loads((pipe["model"] / "model.json").read_text())
+    assert h.protocol_version == 1 and h.core_hz == 80_000_000 and h.timer.name == "SYSTICK"
+    assert h.model_sha256 == info["sha256"] and h.arena_bytes == info["arena_bytes"] and h.macs == info["macs"]
+    assert list(h.input_shape) == info["input"]["shape"] and list(h.output_shape) == info["output"]["shape"]
+    assert h.input_zero_point == info["input"]["zero_point"]
+    assert np.float32(h.input_scale) == np.float32(info["input"]["scale"])
+    assert h.board.startswith("B-L475E-IOT01A")
+
+
+def test_bad_crc_gets_an_error_and_nothing_is_lost(device):
+    from tinykd.device.protocol import ErrorCode, Type, encode
+
+    link = device["link"]
+    frame = bytearray(encode(Type.INFER, 200, device["inputs"][0]))
+    frame[-1] ^= 0xFF
+    link.write(bytes(frame))
+    assert _errors(link, 1.0) == [(ErrorCode.CRC, Type.INFER, 200)]
+    _all_correct(device)
+
+
+def test_garbage_between_frames(device):
+    link = device["link"]
+    rng = np.random.default_rng(5)
+    retries, errors = link.stats.retries, link.stats.device_errors
+    outs = []
+    for x in device["inputs"]:
+        noise = rng.integers(0, 256, 40, dtype=np.uint8).tobytes().replace(b"\xa5", b"\x00")
+        link.write(noise)
+        outs.append(link.infer(x).output)
+    assert outs == device["expected"]
+    # without a sync pair the noise never even looks like a frame: no errors, no resends
+    assert (link.stats.retries, link.stats.device_errors) == (retries, errors)
+
+
+def test_truncated_frame_times_out_on_the_device(device):
+    from tinykd.device.protocol import ErrorCode, Type, encode
+
+    link = device["link"]
+    link.write(encode(Type.INFER, 201, device["inputs"][1])[:100])
+    errs = _errors(link, 3.0)
+    assert errs == [(ErrorCode.TRUNCATED, Type.INFER, 201)]
+    _all_correct(device)
+
+
+def test_oversized_wrong_length_and_unknown_type(device):
+    from tinykd.device.protocol import ErrorCode, Type, encode
+
+    link = device["link"]
+    link.write(b"\xa5\x5a" + struct.pack("<BBH", Type.INFER, 202, 0xFFFF))
+    assert _errors(link, 1.0) == [(ErrorCode.LENGTH, Type.INFER, 202)]
+    link.write(encode(Type.INFER, 203, b"short"))
+    assert _errors(link, 1.0) == [(ErrorCode.LENGTH, Type.INFER, 203)]
+    link.write(encode(0x55, 204))
+    assert _errors(link, 1.0) == [(ErrorCode.TYPE, 0x55, 204)]
+    _all_correct(device)
+
+
+def test_device_reset_mid_run_loses_and_miscounts_nothing(device, pipe):
+    """A RESET slipped in before images 3 and 8: the device reboots with an INFER in flight;
+    the host notices the BOOT frame, resends, re-checks the model hash, and every image is
+    answered once, in order, bit-exact."""
+    from tinykd.device.evaluate import run_images
+    from tinykd.device.protocol import Type, encode
+
+    link = device["link"]
+    before = link.stats.reboots
+
+    def reset_some(i, lk):
+        if i in (3, 8):
+            lk.write(encode(Type.RESET, 240 + i))
+
+    inputs = np.stack([np.frombuffer(x, dtype=np.int8) for x in device["inputs"]])
+    sha = device["hello"].model_sha256
+    got = run_images(link, device["hello"], inputs, sha, "reflash", progress=False, on_image=reset_some)
+    assert [o for o, _ in got] == device["expected"]
+    assert len(got) == len(device["inputs"])
+    assert link.stats.reboots - before == 2
+    assert all(t > 0 for _, t in got)
+
+
+def test_qemu_killed_and_restarted(device, pipe):
+    """Power loss: QEMU itself killed and started again on the same image; a new link works."""
+    from tinykd.device.protocol import Link
+    from tinykd.device.qemu import QemuBoard
+    from tinykd.device.serial_port import open_port
+
+    with QemuBoard(pipe["w"] / "flash" / "flash.elf") as board:
+        port = open_port(board.url, 115200)
+        link = Link(port, timeout_s=3.0, retries=1)
+        link.wait_ready(15)
+        assert link.infer(device["inputs"][0]).output == device["expected"][0]
+        board.proc.kill()
+        board.proc.wait()
+        from tinykd.errors import DeviceError
+
+        with pytest.raises(DeviceError):
+            link.infer(device["inputs"][1])
+        port.close()
+        board.restart()
+        port = open_port(board.url, 115200)
+        link = Link(port, timeout_s=3.0, retries=1)
+        link.wait_ready(15)
+        assert [link.infer(x).output for x in device["inputs"]] == device["expected"]
+        port.close()
+
+
+def test_per_layer_profile_build(pipe):
+    """PROFILE_LAYERS=1: the TINYKD_LAYER_BEGIN/END hooks time every layer."""
+    from tinykd.device import firmware as fw
+    from tinykd.device.protocol import Link
+    from tinykd.device.qemu import QemuBoard
+    from tinykd.device.serial_port import open_port
+
+    w = pipe["w"]
+    elf = fw.make(pipe["model"], w / "fw_profile", profile_layers=True)
+    x = np.zeros(192, dtype=np.int8).tobytes()
+    with QemuBoard(elf) as board:
+        port = open_port(board.url, 115200)
+        link = Link(port, timeout_s=3.0)
+        hello = link.wait_ready(15)
+        assert hello.profiling
+        total = link.infer(x).ticks
+        layers = link.profile()
+        port.close()
+    assert len(layers) == hello.layers and all(t > 0 for t in layers)
+    assert sum(layers) <= total
