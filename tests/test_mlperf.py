@@ -260,7 +260,7 @@ def test_bad_db_data_and_data_beyond_the_announced_length(dut):
     dut.drain(quiet_s=0.1)
     assert exchange(dut, "db load 4") == ["m-[Expecting 4 bytes]", "m-ready"]
     assert exchange(dut, "db 0g") == ["e-[db: invalid hex digit g]", "m-ready"]
-    assert exchange(dut, "db 012") == ["e-[db: odd number of hex digits in '012]", "m-ready"]
+    assert exchange(dut, "db 012") == ["e-[db: 3 hex digits; two per byte expected]", "m-ready"]
     assert exchange(dut, "db 01 02") == ["e-[db: hex data must be one word without spaces]", "m-ready"]
     assert exchange(dut, "db 0102") == ["m-ready"]
     assert exchange(dut, "db 030405") == [

@@ -285,7 +285,9 @@ static void cmd_db(mlperf_state_t *st, char **save)
         return;
     }
     if (digits % 2u != 0u) {
-        put_error(st, "db: odd number of hex digits in '", sub);
+        put(st, "e-[db: ");
+        put_u32(st, (uint32_t)digits);
+        put(st, " hex digits; two per byte expected]\r\n");
         return;
     }
     for (size_t i = 0; i < digits; i++) {
