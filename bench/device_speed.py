@@ -1,0 +1,124 @@
+"""Device speed under QEMU's B-L475E-IOT01A (`-icount shift=0`): instructions per inference,
+MACs per instruction and the evaluation throughput over the UART link, for the default student
+(params.yaml student.arch) and the MLPerf Tiny ResNet-8.
+
+    python -m bench.device_speed [--models cnn_small resnet8] [--images 20] [--workdir build/bench/device]
+
+Models use seeded random weights and batch-norm statistics (speed does not depend on the
+values) unless --tflite ARCH=PATH gives a trained one. Each is exported with `tinykd export`,
+built with the normal firmware (firmware/Makefile) and flashed to a QEMU board; the host then
+sends --images random CIFAR-shaped images through the tinykd protocol, checking each output
+against LiteRT's reference kernels.
+
+Figures: with -icount shift=0 one guest instruction is 1 ns of virtual time and SysTick runs at
+80 MHz, so one tick = 12.5 instructions; a count carries +-1 tick of phase jitter. "ms at 80 MHz"
+treats one instruction as one cycle (a lower bound for the real chip, whose loads and branches
+take extra cycles). Images/s is wall time on this host, dominated by QEMU's byte-at-a-time
+UART model (about 0.1 ms per byte), not by the inference.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def seeded_tflite(arch: str, cache: Path) -> Path:
+    path = cache / f"{arch}_seed0_int8.tflite"
+    if path.is_file():
+        return path
+    import keras
+
+    from tinykd.models import build
+    from tinykd.quantize import convert_int8
+
+    keras.utils.set_random_seed(0)
+    model = build(arch, (32, 32, 3), 10)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            g, b, m, v = (w.numpy() for w in layer.weights)
+            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.2, b.shape),
+                               rng.normal(0, 0.2, m.shape), rng.uniform(0.5, 2.0, v.shape)])
+    blob = convert_int8(model, rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8))
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(blob)
+    return path
+
+
+def measure(tflite: Path, work: Path, images: int) -> dict:
+    from tinykd.cli import main as tinykd
+    from tinykd.device import firmware as fw
+    from tinykd.device.evaluate import HostReference
+    from tinykd.device.protocol import Link
+    from tinykd.device.qemu import QemuBoard
+    from tinykd.device.serial_port import open_port
+
+    model_dir = work / "model"
+    if tinykd(["export", str(tflite), str(model_dir)]) != 0:
+        raise SystemExit(f"export of {tflite} failed")
+    elf = fw.make(model_dir, work / "fw")
+    mem = fw.memory_report(elf)
+    ref = HostReference(tflite)
+    rng = np.random.default_rng(1)
+    shape = tuple(ref.inp["shape"])
+    xs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(images)]
+    with QemuBoard(elf) as board:
+        port = open_port(board.url, 115200)
+        link = Link(port, timeout_s=120.0, retries=1)
+        hello = link.wait_ready(30)
+        t0 = time.monotonic()
+        results = [link.infer(x.tobytes()) for x in xs]
+        wall = time.monotonic() - t0
+        port.close()
+    exact = sum(np.array_equal(np.frombuffer(r.output, np.int8), ref.run(x)) for r, x in zip(results, xs))
+    instr = np.array([hello.ticks_to_units(r.ticks) for r in results])
+    med = float(np.median(instr))
+    return {"macs": hello.macs, "instructions": med, "spread": float(instr.max() - instr.min()),
+            "macs_per_instruction": hello.macs / med, "ms_at_80mhz": med / 80e3,
+            "images_per_s": images / wall, "bit_exact": f"{exact}/{images}", "input_bytes": hello.input_bytes,
+            "arena": hello.arena_bytes, "flash": mem["flash_used"], "sram1": mem["sram1_used"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import yaml
+
+    default_student = yaml.safe_load((REPO / "params.yaml").read_text())["student"]["arch"]
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=[default_student, "resnet8"])
+    ap.add_argument("--tflite", nargs="*", default=[], metavar="ARCH=PATH", help="trained int8 models to use")
+    ap.add_argument("--images", type=int, default=20)
+    ap.add_argument("--workdir", default=str(REPO / "build" / "bench" / "device"))
+    args = ap.parse_args(argv)
+    given = dict(item.split("=", 1) for item in args.tflite)
+    work = Path(args.workdir)
+    rows = []
+    for arch in args.models:
+        tfl = Path(given[arch]) if arch in given else seeded_tflite(arch, work / "models")
+        print(f"[{arch}] export, build, QEMU ({args.images} images) ...", flush=True)
+        rows.append((arch, measure(tfl, work / arch, args.images)))
+    print()
+    print("QEMU b-l475e-iot01a, -icount shift=0 (1 instruction = 1 ns; SysTick tick = 12.5 instructions)")
+    head = (f"{'model':<10} {'MACs':>11} {'instr/inference':>16} {'MACs/instr':>10} {'ms@80MHz':>9} "
+            f"{'link img/s':>10} {'bit-exact':>9} {'flash B':>8} {'SRAM1 B':>8}")
+    print(head)
+    print("-" * len(head))
+    for arch, r in rows:
+        print(f"{arch:<10} {r['macs']:>11,} {r['instructions']:>16,.0f} {r['macs_per_instruction']:>10.3f} "
+              f"{r['ms_at_80mhz']:>9.2f} {r['images_per_s']:>10.2f} {r['bit_exact']:>9} {r['flash']:>8,} "
+              f"{r['sram1']:>8,}")
+    print("\nlink img/s: wall-clock images per second through QEMU's UART model "
+          f"({rows[0][1]['input_bytes']} input bytes per image); instruction counts vary by at most "
+          f"{max(r['spread'] for _, r in rows):.1f} across images (tick phase + data-dependent branches).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
