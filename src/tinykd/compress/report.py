@@ -1,0 +1,121 @@
+"""The compression comparison for the report: a Markdown section and an accuracy-vs-size figure,
+read from metrics/compress/<method>.json (+ metrics/device.json, metrics/speed.json if present).
+
+On-device latency is shown for the method whose .tflite is the one the firmware ran (same sha256
+as metrics/device.json's model); the other rows show the engine's planned RAM and flash, which
+are exact for the board, and "not deployed" for latency rather than a guess.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import load_metrics
+
+LABELS = {
+    "ptq": "PTQ (int8)",
+    "qat": "QAT",
+    "prune_unstructured": "unstructured pruning + PTQ",
+    "prune_structured": "structured pruning + PTQ",
+    "ppqat": "pruning-preserving QAT",
+}
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f} %"
+
+
+def _kib(v) -> str:
+    return "n/a" if v is None else f"{v / 1024:.1f} KiB"
+
+
+def _latency(m: dict, device: dict | None) -> str:
+    if not device or device.get("model_sha256") != m.get("tflite_sha256"):
+        return "not deployed"
+    return f"{device.get('latency_ms_at_80mhz')} ms"
+
+
+def table(rows: dict[str, dict], device: dict | None = None) -> list[str]:
+    out = ["| method | float acc. | int8 acc. | int8 loss | params | non-zero params | int8 weight sparsity "
+           "| gzip size | compression | flash (weights) | RAM (arena) | MACs | latency on device (80 MHz) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for method, m in rows.items():
+        out.append(
+            f"| {LABELS.get(method, method)} | {_pct(m.get('float_accuracy'))} | {_pct(m.get('int8_accuracy'))} "
+            f"| {m.get('int8_loss', float('nan')):.4f} | {m.get('params', 0):,} | {m.get('nonzero_params', 0):,} "
+            f"| {_pct(m.get('int8_weight_sparsity'))} | {_kib(m.get('gzip_bytes'))} "
+            f"| {m.get('compression_factor', float('nan')):.2f}x | {_kib(m.get('weight_bytes'))} "
+            f"| {_kib(m.get('arena_bytes'))} | {m.get('macs', 0):,} | {_latency(m, device)} |")
+    return out
+
+
+def speed_sentence(speed: dict | None) -> list[str]:
+    if not speed:
+        return []
+    return [f"On the host ({speed.get('runtime')}, {speed.get('samples')} test images), **the student is "
+            f"{speed['speedup_float']:.1f}x faster than the teacher** in float32 "
+            f"({speed['student_float_ms']:.3f} ms vs {speed['teacher_float_ms']:.3f} ms per image) and "
+            f"{speed['speedup_int8']:.1f}x faster in int8 ({speed['student_int8_ms']:.3f} ms vs "
+            f"{speed['teacher_int8_ms']:.3f} ms).", ""]
+
+
+def section(metrics_dir: Path = Path("metrics")) -> list[str]:
+    """Markdown lines of the "Compression beyond PTQ" section; [] when no method has run."""
+    metrics_dir = Path(metrics_dir)
+    rows = load_metrics(metrics_dir / "compress")
+    speed = _read(metrics_dir / "speed.json")
+    if not rows and not speed:
+        return []
+    out = ["## Compression beyond PTQ", ""]
+    if rows:
+        first = next(iter(rows.values()))
+        out += [f"The distilled student ({first.get('base_params', 0):,} parameters, float accuracy "
+                f"{_pct(first.get('base_float_accuracy'))}) compressed by each method, then converted to int8 by "
+                f"the same converter; {first.get('test_samples')} test images. Compression = gzip size of the "
+                f"float32 .tflite ({_kib(first.get('float_tflite_gzip_bytes'))}) / gzip size of the method's int8 "
+                ".tflite. Flash and RAM are what the export engine plans for the board.", ""]
+        out += table(rows, _read(metrics_dir / "device.json")) + [""]
+        pruned = {k: v for k, v in rows.items() if v.get("schedule")}
+        for method, m in pruned.items():
+            extra = ""
+            if m.get("channels"):
+                extra = "; channels kept: " + ", ".join(f"{n} {a}->{b}" for n, (a, b) in m["channels"].items())
+            out.append(f"- {LABELS.get(method, method)}: {m.get('prune_method')} pruning, {m.get('schedule')} "
+                       f"schedule to {m.get('target_sparsity')} (steps {m.get('begin_step')}..{m.get('end_step')}, "
+                       f"every {m.get('frequency')}, {m.get('mask_updates')} mask updates){extra}.")
+        if pruned:
+            out.append("")
+    out += speed_sentence(speed)
+    return out
+
+
+def figure(metrics_dir: Path = Path("metrics")):
+    """int8 accuracy vs compressed size and vs RAM, one point per method; None without metrics."""
+    rows = load_metrics(Path(metrics_dir) / "compress")
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, xlabel in ((axes[0], "gzip_bytes", "gzip size of the int8 .tflite (KiB)"),
+                            (axes[1], "arena_bytes", "RAM: activation arena (KiB)")):
+        for method, m in rows.items():
+            x, y = m[key] / 1024, 100 * m["int8_accuracy"]
+            ax.scatter([x], [y], s=40)
+            ax.annotate(LABELS.get(method, method), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("int8 test accuracy (%)")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Compression methods: accuracy vs size")
+    fig.tight_layout()
+    return fig
