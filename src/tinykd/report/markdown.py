@@ -1,0 +1,170 @@
+"""report.md: the text. Every number is read from a metrics file; absent inputs are named, not guessed."""
+from __future__ import annotations
+
+from .collect import Inputs
+
+TITLE = {"teacher": "teacher", "baseline": "student without KD (baseline)", "student": "distilled student"}
+STAGE_OF = {"footprint": "export", "firmware": "build", "device": "evaluate"}
+
+
+def pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f} %"
+
+
+def nbytes(v) -> str:
+    if v is None:
+        return "n/a"
+    return f"{int(v):,} B ({v / 1024:.1f} KiB)" if v >= 1024 else f"{int(v):,} B"
+
+
+def num(v) -> str:
+    return "n/a" if v is None else f"{int(v):,}"
+
+
+def _accuracy(inp: Inputs, model: str, key: str):
+    q = inp.quantize.get(model) or {}
+    if key == "float":
+        return q.get("float_accuracy", (inp.train.get(model) or {}).get("test_accuracy"))
+    return q.get("int8_accuracy")
+
+
+def _epochs(inp: Inputs, model: str):
+    curves = inp.curves.get(model) or {}
+    steps = {s for split in curves.values() for pts in split.values() for s, _ in pts}
+    return len(steps) or None
+
+
+def _absent(what: str, path_hint: str, stage: str) -> str:
+    return (f"_Not available: {path_hint} does not exist (run `dvc repro {stage}`). "
+            f"This report shows no {what} numbers rather than invent them._\n")
+
+
+def section_overview(inp: Inputs) -> list[str]:
+    out = ["# tinykd report", ""]
+    ds = inp.dataset
+    if ds:
+        counts = ds.get("counts", {})
+        shape = "x".join(str(d) for d in ds.get("shape", []))
+        out.append(f"Dataset **{ds.get('name', '?')}**: {counts.get('train', '?')} training, "
+                   f"{counts.get('val', '?')} validation and {counts.get('test', '?')} test images of {shape}, "
+                   f"{ds.get('num_classes', '?')} classes.")
+    s = inp.train.get("student") or {}
+    if s:
+        out.append(f"Distillation: alpha = {s.get('alpha')} (weight of the label loss), temperature T = "
+                   f"{s.get('temperature')}, teacher outputs: {s.get('teacher_outputs')}.")
+    out.append("")
+    return out
+
+
+def section_models(inp: Inputs) -> list[str]:
+    out = ["## Teacher, baseline and distilled student", "",
+           "| model | architecture | parameters | epochs | float accuracy | int8 accuracy | int8 drop "
+           "| .keras size | .tflite size | size ratio |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for m in ("teacher", "baseline", "student"):
+        t, q = inp.train.get(m) or {}, inp.quantize.get(m) or {}
+        if not t and not q:
+            out.append(f"| {TITLE[m]} | _missing_ | | | | | | | | |")
+            continue
+        fa, ia = _accuracy(inp, m, "float"), _accuracy(inp, m, "int8")
+        ratio = (f"{q['keras_bytes'] / q['tflite_bytes']:.2f}x" if q.get("keras_bytes") and q.get("tflite_bytes")
+                 else "n/a")
+        drop = f"{100 * (fa - ia):+.2f} pt" if fa is not None and ia is not None else "n/a"
+        out.append(f"| {TITLE[m]} | {t.get('arch', 'n/a')} | {num(q.get('params', t.get('params')))} | "
+                   f"{_epochs(inp, m) or 'n/a'} | {pct(fa)} | {pct(ia)} | {drop} | {nbytes(q.get('keras_bytes'))} | "
+                   f"{nbytes(q.get('tflite_bytes'))} | {ratio} |")
+    out.append("")
+    b, s = _accuracy(inp, "baseline", "float"), _accuracy(inp, "student", "float")
+    if b is not None and s is not None:
+        bi, si = _accuracy(inp, "baseline", "int8"), _accuracy(inp, "student", "int8")
+        gain = f"{100 * (s - b):+.2f} points float"
+        if bi is not None and si is not None:
+            gain += f", {100 * (si - bi):+.2f} points int8"
+        out.append(f"Knowledge distillation changes the student's test accuracy by **{gain}** against the same "
+                   "architecture trained on labels only.")
+    out.append("Size ratio = .keras file bytes / int8 .tflite bytes. int8 accuracies are from the LiteRT "
+               "interpreter on the host, one image at a time.")
+    out.append("")
+    return out
+
+
+def section_footprint(inp: Inputs) -> list[str]:
+    fp = inp.footprint
+    out = ["## Footprint on the board", ""]
+    if not fp:
+        return out + [_absent("footprint", "metrics/footprint.json", "export")]
+    b = fp.get("board", {})
+    out.append(f"Board **{b.get('name')}**: flash budget for the model {nbytes(b.get('flash_budget'))} "
+               f"(of {nbytes(b.get('flash_bytes'))}), arena budget {nbytes(b.get('arena_budget'))} in "
+               f"{b.get('arena_region')}.")
+    out += ["", "| model | weights | flash estimate | arena (RAM) | MACs / inference | layers | fits flash "
+                "| fits RAM | fits the board |", "|---|---:|---:|---:|---:|---:|---|---|---|"]
+    yes = {True: "yes", False: "**no**", None: "n/a"}
+    for m in ("teacher", "baseline", "student"):
+        f = fp.get("models", {}).get(m)
+        if not f:
+            continue
+        out.append(f"| {TITLE[m]} | {nbytes(f.get('weight_bytes'))} | {nbytes(f.get('flash_bytes'))} | "
+                   f"{nbytes(f.get('arena_bytes'))} | {num(f.get('macs'))} | {num(f.get('layers'))} | "
+                   f"{yes[f.get('fits_flash')]} | {yes[f.get('fits_ram')]} | {yes[f.get('fits')]} |")
+    fitting = [TITLE[m] for m in ("baseline", "student") if fp.get("models", {}).get(m, {}).get("fits")]
+    out += ["", "Students that fit the board: " + (", ".join(fitting) if fitting else "none") + "."]
+    fw = inp.firmware
+    if fw:
+        out += ["", "Linked firmware image (metrics/firmware.json): "
+                    + ", ".join(f"{k.replace('_used', '')} {nbytes(fw[k])} of {nbytes(fw.get(k.replace('_used', '_limit')))}"
+                                for k in ("flash_used", "sram1_used", "sram2_used") if k in fw) + "."]
+    else:
+        out += ["", _absent("firmware size", "metrics/firmware.json", "build")]
+    out.append("")
+    return out
+
+
+def section_device(inp: Inputs) -> list[str]:
+    d = inp.device
+    out = ["## On the device", ""]
+    if not d:
+        return out + [_absent("on-device accuracy, latency or agreement", "metrics/device.json", "evaluate")]
+    unit = d.get("latency_unit", "cycles")
+    where = ("QEMU's emulated B-L475E-IOT01A (latency counted in guest instructions: a lower bound for the "
+             "real chip's cycles)" if d.get("emulated") else f"the board (backend {d.get('backend')}, DWT cycle counter)")
+    out += [f"Measured on {where}, {d.get('samples')} test images.", "",
+            "| quantity | value |", "|---|---:|",
+            f"| accuracy on the device | {pct(d.get('accuracy'))} |",
+            f"| accuracy of the same .tflite on the host | {pct(d.get('host_accuracy'))} |",
+            f"| outputs bit-exact with the host | {pct(d.get('bit_exact'))} ({d.get('bit_exact_images')} images) |",
+            f"| top-1 agreement device/host | {pct(d.get('top1_agreement'))} |",
+            f"| latency, median | {d.get(f'latency_{unit}_median', 'n/a'):,} {unit} |",
+            f"| latency, 95th percentile | {d.get(f'latency_{unit}_p95', 'n/a'):,} {unit} |",
+            f"| latency at 80 MHz, median | {d.get('latency_ms_at_80mhz')} ms |",
+            f"| MACs per inference | {num(d.get('macs'))} |",
+            f"| arena | {nbytes(d.get('arena_bytes'))} |", ""]
+    if inp.confusion is None:
+        out.append(_absent("confusion matrix", "plots/device/confusion.csv", "evaluate"))
+    return out
+
+
+def render(inp: Inputs, made: dict) -> str:
+    out = section_overview(inp) + section_models(inp)
+    if "accuracy" in made:
+        out += [f"![accuracy]({made['accuracy']})", ""]
+    out += section_footprint(inp)
+    if "footprint" in made:
+        out += [f"![footprint]({made['footprint']})", ""]
+    out += section_device(inp)
+    if "confusion_matrix" in made:
+        out += [f"![confusion matrix]({made['confusion_matrix']})", ""]
+    out += ["## Training curves", ""]
+    if "training_curves" in made:
+        out += ["Per epoch, from DVCLive (dvclive/<stage>/plots/metrics).", "",
+                f"![training curves]({made['training_curves']})", ""]
+    else:
+        out += ["_Not available: no DVCLive curves were found (models loaded rather than trained?)._", ""]
+    if inp.sweep:
+        out += ["## KD sweep", "", "From sweeps/results.csv (`tinykd sweep collect`).", "", inp.sweep["markdown"], ""]
+        out += [f"![sweep]({name})" for name in made.get("sweep", [])] + [""]
+    missing = [p for p in inp.missing]
+    if missing:
+        out += ["## Inputs not found", "", "The report was written without: " + ", ".join(f"`{p}`" for p in missing)
+                + ".", ""]
+    return "\n".join(out).rstrip() + "\n"
