@@ -367,6 +367,10 @@ def test_datasets_ic01_npz_and_image_folder(tmp_path):
         Image.fromarray(np.frombuffer(b, np.uint8).reshape(32, 32, 3)).save(tmp_path / "folder" / c / "a.png")
     got = load_samples(tmp_path / "folder")
     assert [(s.name, s.pixels, s.label) for s in got] == [("cat/a.png", imgs[0], 0), ("dog/a.png", imgs[1], 1)]
+    (tmp_path / "split" / "train").mkdir(parents=True)
+    shutil.copytree(tmp_path / "folder", tmp_path / "split" / "test")
+    got = load_samples(tmp_path / "split", limit=1)
+    assert [(s.name, s.pixels, s.label) for s in got] == [("cat/a.png", imgs[0], 0)]
 
 
 def test_datasets_bad_input_is_named(tmp_path):

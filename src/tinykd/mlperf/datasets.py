@@ -1,6 +1,7 @@
 """Test images for the benchmark: the ic01 dataset folder of the MLPerf Tiny / EEMBC runners
 (`y_labels.csv` + one 3072-byte `.bin` per image), a tinykd `.npz` (`x` uint8 NHWC, `y`), or an
-image folder (one sub-folder per class, class index = sorted folder order).
+image folder (one sub-folder per class, class index = sorted folder order; with train/ and test/
+sub-folders, as tinykd's image-folder datasets have, the test split).
 
 Every sample becomes what goes over the wire: 32 x 32 x 3 uint8 bytes, height-width-channel.
 """
@@ -93,6 +94,8 @@ def _from_npz(path: Path, limit: int | None) -> list[Sample]:
 def _from_image_folder(folder: Path, limit: int | None) -> list[Sample]:
     from PIL import Image
 
+    if (folder / "train").is_dir() and (folder / "test").is_dir():
+        folder = folder / "test"   # tinykd's image-folder layout: benchmark on the test split
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
     if not classes:
         raise DataError(f"{folder}: no class sub-folders and no y_labels.csv")
