@@ -120,13 +120,24 @@ def run_images(link: Link, hello: Hello, inputs: np.ndarray, expected_sha: str, 
 
     out = []
     reboots = link.stats.reboots
+    restarts_left = link.retries
     bar = tqdm(total=len(inputs), desc="evaluate on device", unit="img", disable=None if progress else True,
                leave=False)
     try:
         for i, x in enumerate(inputs):
             if on_image is not None:
                 on_image(i, link)
-            r = link.infer(x.tobytes())
+            try:
+                r = link.infer(x.tobytes())
+            except DeviceError:
+                # The device stopped answering altogether (QEMU died, ...): power-cycle it if we
+                # own it, a bounded number of times, and send the same image again.
+                if link.restart is None or restarts_left <= 0:
+                    raise
+                restarts_left -= 1
+                link.reattach(link.restart())
+                check_model(link.wait_ready(20.0), expected_sha, reflash_hint)
+                r = link.infer(x.tobytes())
             if len(r.output) != hello.output_bytes:
                 raise DeviceError(f"device answered {len(r.output)} output bytes; the model has {hello.output_bytes}")
             if link.stats.reboots != reboots:
@@ -254,6 +265,16 @@ def open_device(*, backend: str, port: str, flash_dir: Path, baud: int, timeout_
         else:
             raise ParamError("device.port", port, f"the board's serial port (e.g. /dev/ttyACM0) or a pyserial "
                              f"URL; device.backend = {backend} flashes real hardware, so evaluate needs it")
-        ser = open_port(url, baud)
-        stack.callback(ser.close)
-        yield Link(ser, timeout_s=timeout_s, retries=retries)
+        ports = [open_port(url, baud)]
+        stack.callback(lambda: ports[-1].close())
+        link = Link(ports[0], timeout_s=timeout_s, retries=retries)
+        if not port and backend == "qemu":
+            def restart():
+                ports[-1].close()
+                board.restart()
+                ports.append(open_port(board.url, baud))
+                return ports[-1]
+
+            link.restart = restart
+            link.board = board
+        yield link

@@ -225,6 +225,16 @@ class Link:
         self._seq = 0
         self._queue: list[Frame | BadFrame] = []
 
+    # A callable that power-cycles the device and returns a fresh port (set for a QEMU board
+    # that evaluate started itself); None where we cannot (a port given by the user).
+    restart = None
+
+    def reattach(self, port) -> None:
+        """Continue on a new port (the device was restarted): forget half-received bytes."""
+        self.port = port
+        self.parser = FrameParser()
+        self._queue.clear()
+
     # -- low level -------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         try:
