@@ -70,7 +70,7 @@ def test_resnet8_figures(nn_lib, tmp_path):
     blob = model_blob("resnet8", (32, 32, 3))
     from tinykd.export import load_program
 
-    prog = load_program(blob)
+    prog = load_program(blob, variants="reference")
     ops = [layer.op for layer in prog.layers]
     assert ops.count("ADD") == 3 and "AVERAGE_POOL_2D" in ops
     assert 12_000_000 < prog.macs < 13_000_000, prog.macs
@@ -80,8 +80,9 @@ def test_resnet8_figures(nn_lib, tmp_path):
     assert model.count_params() == 78_666
     kernels = sum(int(np.prod(w.shape)) for w in model.weights if w.path.endswith("kernel"))
     assert sum(int(layer.arrays["filter"].size) for layer in prog.layers if "filter" in layer.arrays) == kernels
-    # TFLite Micro needs 56,528 bytes for this model; inputs/outputs live outside our arena
-    assert prog.arena_bytes < 56_528
+    # TFLite Micro needs 56,528 bytes for this model (49,152 for activations); the reference
+    # kernels need no scratch, and the caller owns input and output buffers
+    assert prog.arena_bytes <= 49_152
 
 
 def test_softmax_ended_student(nn_lib, tmp_path):
