@@ -7,6 +7,17 @@ import argparse
 def _run(args: argparse.Namespace) -> int:
     from . import export_model
 
+    if args.board != "none":
+        from pathlib import Path
+
+        from .footprint import board, model_footprint, require_fit
+
+        from ..errors import ExportError
+
+        brd = board(args.board)
+        if not Path(args.model).is_file():
+            raise ExportError(f"model file {args.model!r} does not exist")
+        require_fit(Path(args.model).name, model_footprint(Path(args.model).read_bytes(), brd), brd)
     info = export_model(args.model, args.outdir, variants=args.kernels)
     print(f"exported {args.model} -> {args.outdir}: {info['num_layers']} layers, {info['macs']} MACs, "
           f"{info['weight_bytes']} weight bytes, {info['arena_bytes']} arena bytes")
@@ -20,4 +31,6 @@ def add_parser(sub) -> None:
     p.add_argument("outdir", help="output folder (replaced atomically)")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel variants: best available per layer (auto) or reference only")
+    p.add_argument("--board", default="none",
+                   help="also require the model to fit this board (e.g. b_l475e_iot01a), as the export stage does")
     p.set_defaults(func=_run)
