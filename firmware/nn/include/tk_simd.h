@@ -14,7 +14,6 @@
 #define TK_SIMD_H
 
 #include <stdint.h>
-#include <string.h>
 
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
 #define TK_SIMD_DSP 1
@@ -27,18 +26,19 @@
 
 /* ----------------------------------------------------------------- loads and stores */
 
-/** 4 bytes from any address (LDR handles unaligned addresses on the M4). */
+/** 4 bytes from any address (LDR handles unaligned addresses on the M4). The builtin
+ * stays a single load under -ffreestanding, where plain memcpy would be a library call. */
 TK_INLINE int32_t tk_read_s8x4(const int8_t *p)
 {
     int32_t v;
-    memcpy(&v, p, 4);
+    __builtin_memcpy(&v, p, 4);
     return v;
 }
 
 /** 4 bytes to any address. */
 TK_INLINE void tk_write_s8x4(int8_t *p, int32_t v)
 {
-    memcpy(p, &v, 4);
+    __builtin_memcpy(p, &v, 4);
 }
 
 /** Two consecutive words from a 4-byte aligned *p (LDRD), advancing *p by 8 bytes. */

@@ -35,7 +35,8 @@ tk_status tk_depthwise_conv2d_s8_cm4(const tk_dw_conv_params *params, const tk_c
     }
     tk_cm4_rq *rq = (tk_cm4_rq *)scratch;
     const tk_cm4_out os = {rq, params->output_offset, params->act_min, params->act_max,
-                           tk_cm4_build_rq(rq, ch, bias, quant, k_h * k_w)};
+                           tk_cm4_build_rq(rq, ch, bias, quant, k_h * k_w, params->output_offset,
+                                           params->act_min, params->act_max)};
     const int32_t off = params->input_offset;
     const int32_t off2 = tk_cm4_offset2(off);
     const int32_t ch4 = ch & ~3;

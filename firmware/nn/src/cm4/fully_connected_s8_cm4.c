@@ -22,7 +22,8 @@ tk_status tk_fully_connected_s8_cm4(const tk_fc_params *params, const tk_channel
     tk_cm4_rq *rq = (tk_cm4_rq *)scratch;
     int32_t *xbuf = (int32_t *)(void *)((uint8_t *)scratch + units * (int32_t)sizeof(tk_cm4_rq));
     const tk_cm4_out os = {rq, params->output_offset, params->act_min, params->act_max,
-                           tk_cm4_build_rq(rq, units, bias, quant, depth)};
+                           tk_cm4_build_rq(rq, units, bias, quant, depth, params->output_offset,
+                                           params->act_min, params->act_max)};
     const int32_t off = params->input_offset;
     const int32_t off2 = tk_cm4_offset2(off);
     const int32_t groups = depth / 4;

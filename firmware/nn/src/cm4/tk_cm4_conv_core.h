@@ -68,11 +68,22 @@ TK_INLINE int32_t tk_cm4_conv_scratch(int32_t out_c, int32_t k, int32_t extra)
 TK_INLINE int32_t *tk_cm4_expand(int32_t *dst, int32_t stride, const int8_t *src, int32_t groups,
                                  int32_t offset2)
 {
-    for (int32_t g = 0; g < groups; ++g) {
+    const int8_t *end = src + 4 * groups;
+    if (groups & 1) {
         const int32_t x = tk_read_s8x4(src);
         src += 4;
         dst[0] = tk_sxtab16(offset2, x);
         dst[1] = tk_sxtab16_ror8(offset2, x);
+        dst += stride;
+    }
+    while (src != end) {
+        const int32_t x = tk_read_s8x4(src), y = tk_read_s8x4(src + 4);
+        src += 8;
+        dst[0] = tk_sxtab16(offset2, x);
+        dst[1] = tk_sxtab16_ror8(offset2, x);
+        dst += stride;
+        dst[0] = tk_sxtab16(offset2, y);
+        dst[1] = tk_sxtab16_ror8(offset2, y);
         dst += stride;
     }
     return dst;
@@ -118,40 +129,23 @@ static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, 
 
 /* ------------------------------------------------------------- micro-kernels */
 
-/**
- * 2 channels x 2 pixels over `groups` groups: w in pair layout, c in pixel-pair layout.
- * acc: in/out [ch0 px0, ch0 px1, ch1 px0, ch1 px1].
- */
-__attribute__((noinline)) static void tk_cm4_mm22(const int32_t *w, const int32_t *c, int32_t groups,
-                                                  int32_t *acc)
-{
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    int32_t c0e, c0o, c1e, c1o, we, wo;
-#define TK_CM4_MM22_STEP                          \
-    TK_LD4_IA(c, c0e, c0o, c1e, c1o);             \
-    tk_ld2_ia(&w, &we, &wo);                      \
-    a00 = tk_smlad(we, c0e, a00);                 \
-    a01 = tk_smlad(we, c1e, a01);                 \
-    a00 = tk_smlad(wo, c0o, a00);                 \
-    a01 = tk_smlad(wo, c1o, a01);                 \
-    tk_ld2_ia(&w, &we, &wo);                      \
-    a10 = tk_smlad(we, c0e, a10);                 \
-    a11 = tk_smlad(we, c1e, a11);                 \
-    a10 = tk_smlad(wo, c0o, a10);                 \
-    a11 = tk_smlad(wo, c1o, a11);
-    if (groups & 1) {
-        TK_CM4_MM22_STEP
-    }
-    for (int32_t g = groups >> 1; g > 0; --g) {
-        TK_CM4_MM22_STEP
-        TK_CM4_MM22_STEP
-    }
-#undef TK_CM4_MM22_STEP
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a10;
-    acc[3] = a11;
-}
+/* One group of 4 reduction elements of a 2 channel x 2 pixel block: one LDM brings the
+ * pixel pair's operands, two LDRD the channel pair's, 8 SMLAD. */
+#define TK_CM4_MM22_STEP(w, c)                \
+    do {                                      \
+        int32_t c0e_, c0o_, c1e_, c1o_, we_, wo_; \
+        TK_LD4_IA(c, c0e_, c0o_, c1e_, c1o_); \
+        tk_ld2_ia(&(w), &we_, &wo_);          \
+        a00 = tk_smlad(we_, c0e_, a00);       \
+        a01 = tk_smlad(we_, c1e_, a01);       \
+        a00 = tk_smlad(wo_, c0o_, a00);       \
+        a01 = tk_smlad(wo_, c1o_, a01);       \
+        tk_ld2_ia(&(w), &we_, &wo_);          \
+        a10 = tk_smlad(we_, c0e_, a10);       \
+        a11 = tk_smlad(we_, c1e_, a11);       \
+        a10 = tk_smlad(wo_, c0o_, a10);       \
+        a11 = tk_smlad(wo_, c1o_, a11);       \
+    } while (0)
 
 /** 2 channels (pair layout) x 1 pixel (single layout). acc: [ch0, ch1]. */
 __attribute__((noinline)) static void tk_cm4_mm21(const int32_t *w, const int32_t *c, int32_t groups,
@@ -214,6 +208,7 @@ typedef struct {
     int32_t pixels;     /* N * H_out * W_out */
     int32_t out_c;
     int32_t k;          /* reduction length K_h * K_w * C_in */
+    int32_t groups;     /* K4 / 4 */
     const int8_t *filter;
     int8_t *output;
     tk_cm4_out os;
@@ -221,60 +216,103 @@ typedef struct {
     int32_t *cbuf;      /* 2 * k4 * 2 bytes */
 } tk_cm4_gemm;
 
-static void tk_cm4_store_block(const tk_cm4_gemm *g, int32_t p, int32_t o, const int32_t *acc,
-                               int32_t nch, int32_t npx)
+/**
+ * Channels [o0, o0 + count) of the pixel pair in cbuf: per channel pair, the 2x2 block's
+ * reduction (4 groups per loop turn) then its 4 outputs requantized and stored.
+ * `out` points at output[p][o0].
+ */
+TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, int32_t o0, int32_t count,
+                                  int8_t *out)
 {
-    int8_t *out = g->output + p * g->out_c + o;
-    const tk_cm4_rq *rq = g->os.rq + o;
-    for (int32_t c = 0; c < nch; ++c) {
-        for (int32_t x = 0; x < npx; ++x) {
-            out[x * g->out_c + c] = (int8_t)tk_cm4_requant(&g->os, &rq[c], acc[c * npx + x]);
+    const int32_t groups = g->groups, oc = g->out_c;
+    const tk_cm4_rq *q = g->os.rq + o0;
+    const int32_t *w = g->wbuf;
+    int32_t j = 0;
+    for (; j + 1 < count; j += 2) {
+        int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias;
+        const int32_t *c = g->cbuf;
+        for (int32_t r = groups & 3; r > 0; --r) {
+            TK_CM4_MM22_STEP(w, c);
         }
+        for (int32_t r = groups >> 2; r > 0; --r) {
+            TK_CM4_MM22_STEP(w, c);
+            TK_CM4_MM22_STEP(w, c);
+            TK_CM4_MM22_STEP(w, c);
+            TK_CM4_MM22_STEP(w, c);
+        }
+        out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], a00);
+        out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], a01);
+        out[1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[1], a10);
+        out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[1], a11);
+        out += 2;
+        q += 2;
+    }
+    if (j < count) {
+        int32_t acc[2] = {q[0].bias, q[0].bias};
+        tk_cm4_mm12(w, g->cbuf, groups, acc);
+        out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[0]);
+        out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[1]);
+    }
+}
+
+__attribute__((noinline)) static void tk_cm4_pair_pixels_sat(const tk_cm4_gemm *g, int32_t o0, int32_t count,
+                                                             int8_t *out)
+{
+    tk_cm4_pair_pixels(g, TK_CM4_RQ_SAT, o0, count, out);
+}
+
+__attribute__((noinline)) static void tk_cm4_pair_pixels_clamp(const tk_cm4_gemm *g, int32_t o0, int32_t count,
+                                                               int8_t *out)
+{
+    tk_cm4_pair_pixels(g, TK_CM4_RQ_CLAMP, o0, count, out);
+}
+
+__attribute__((noinline)) static void tk_cm4_pair_pixels_exact(const tk_cm4_gemm *g, int32_t o0, int32_t count,
+                                                               int8_t *out)
+{
+    tk_cm4_pair_pixels(g, TK_CM4_RQ_EXACT, o0, count, out);
+}
+
+/** Channels [o0, o0 + count) of the single pixel in cbuf (single layout). */
+static void tk_cm4_single_pixel(const tk_cm4_gemm *g, int32_t o0, int32_t count, int8_t *out)
+{
+    const tk_cm4_rq *q = g->os.rq + o0;
+    const int32_t *w = g->wbuf;
+    int32_t j = 0;
+    for (; j + 1 < count; j += 2) {
+        int32_t acc[2] = {q[j].bias, q[j + 1].bias};
+        tk_cm4_mm21(w, g->cbuf, g->groups, acc);
+        w += g->groups * 4;
+        out[j] = (int8_t)tk_cm4_requant(&g->os, &q[j], acc[0]);
+        out[j + 1] = (int8_t)tk_cm4_requant(&g->os, &q[j + 1], acc[1]);
+    }
+    if (j < count) {
+        out[j] = (int8_t)tk_cm4_requant(&g->os, &q[j], tk_cm4_mm11(w, g->cbuf, g->groups, q[j].bias));
     }
 }
 
 /** The convolution as GEMM over channel chunks and pixel pairs. */
 static void tk_cm4_gemm_run(const tk_cm4_gemm *g, tk_cm4_gather_fn gather, const void *ctx)
 {
-    const int32_t k4 = tk_cm4_round4(g->k);
-    const int32_t groups = k4 / 4;
+    const int32_t k4 = g->groups * 4;
     const int32_t mc = tk_cm4_chunk_channels(g->out_c, k4);
-    const tk_cm4_rq *rq = g->os.rq;
+    void (*const pair)(const tk_cm4_gemm *, int32_t, int32_t, int8_t *) =
+        g->os.mode == TK_CM4_RQ_SAT ? tk_cm4_pair_pixels_sat
+        : g->os.mode == TK_CM4_RQ_CLAMP ? tk_cm4_pair_pixels_clamp : tk_cm4_pair_pixels_exact;
     for (int32_t o0 = 0; o0 < g->out_c; o0 += mc) {
         const int32_t count = g->out_c - o0 < mc ? g->out_c - o0 : mc;
         tk_cm4_pack_weights(g->wbuf, g->filter, o0, count, g->k, k4);
+        int8_t *out = g->output + o0;
         int32_t p = 0;
         for (; p + 1 < g->pixels; p += 2) {
             gather(ctx, p, g->cbuf, 4);
             gather(ctx, p + 1, g->cbuf + 2, 4);
-            const int32_t *w = g->wbuf;
-            int32_t o = o0;
-            for (; o + 1 < o0 + count; o += 2) {
-                int32_t acc[4] = {rq[o].bias, rq[o].bias, rq[o + 1].bias, rq[o + 1].bias};
-                tk_cm4_mm22(w, g->cbuf, groups, acc);
-                w += groups * 4;
-                tk_cm4_store_block(g, p, o, acc, 2, 2);
-            }
-            if (o < o0 + count) {
-                int32_t acc[2] = {rq[o].bias, rq[o].bias};
-                tk_cm4_mm12(w, g->cbuf, groups, acc);
-                tk_cm4_store_block(g, p, o, acc, 1, 2);
-            }
+            pair(g, o0, count, out);
+            out += 2 * g->out_c;
         }
         if (p < g->pixels) {
             gather(ctx, p, g->cbuf, 2);
-            const int32_t *w = g->wbuf;
-            int32_t o = o0;
-            for (; o + 1 < o0 + count; o += 2) {
-                int32_t acc[2] = {rq[o].bias, rq[o + 1].bias};
-                tk_cm4_mm21(w, g->cbuf, groups, acc);
-                w += groups * 4;
-                tk_cm4_store_block(g, p, o, acc, 2, 1);
-            }
-            if (o < o0 + count) {
-                const int32_t acc = tk_cm4_mm11(w, g->cbuf, groups, rq[o].bias);
-                tk_cm4_store_block(g, p, o, &acc, 1, 1);
-            }
+            tk_cm4_single_pixel(g, o0, count, out);
         }
     }
 }
@@ -315,13 +353,15 @@ static uint8_t *tk_cm4_conv_setup(tk_cm4_gemm *g, const tk_conv_params *params,
     g->pixels = output_dims->n * output_dims->h * output_dims->w;
     g->out_c = out_c;
     g->k = k;
+    g->groups = k4 / 4;
     g->filter = filter;
     g->output = output;
     g->os.rq = rq;
     g->os.out_offset = params->output_offset;
     g->os.act_min = params->act_min;
     g->os.act_max = params->act_max;
-    g->os.fast = tk_cm4_build_rq(rq, out_c, bias, quant, k);
+    g->os.mode = tk_cm4_build_rq(rq, out_c, bias, quant, k, params->output_offset, params->act_min,
+                                 params->act_max);
     return s;
 }
 
