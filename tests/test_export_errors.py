@@ -150,3 +150,13 @@ def test_footprint_of_an_unexportable_model_is_still_reported():
     fp = model_footprint(_blob("concat"), board("b_l475e_iot01a"))
     assert fp["exportable"] is False and "CONCATENATION" in fp["unsupported"]
     assert fp["weight_bytes"] > 0 and fp["arena_bytes"] > 0 and fp["macs"] > 0
+
+
+def test_cli_board_check(tmp_path, tool_env):
+    model = tmp_path / "big.tflite"
+    model.write_bytes(_blob("big_arena"))
+    cmd = [sys.executable, "-m", "tinykd.cli", "export", str(model), str(tmp_path / "o")]
+    proc = subprocess.run([*cmd, "--board", "b_l475e_iot01a"], capture_output=True, text=True, env=tool_env)
+    assert proc.returncode == 1 and "does not fit b_l475e_iot01a" in proc.stderr and "bytes over" in proc.stderr
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=tool_env)  # no board: host use is fine
+    assert proc.returncode == 0, proc.stderr

@@ -253,3 +253,51 @@ def test_requantize_matches_tflite_micro(factor, zp, nn_lib, tmp_path):
         print(line)
     assert not bad
     assert info["layers"][-1]["kernel"] == "tk_requantize_s8"
+
+
+def test_float_io_model_exports_its_int8_core(nn_lib, tmp_path):
+    """A model converted with float input/output has QUANTIZE/DEQUANTIZE at its boundary;
+    the export drops them (the C contract is int8 in and out) and says so in model.json.
+    TFLite Micro, fed the dequantized input, must agree after requantizing its output."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((7, 7, 3))
+    x = keras.layers.Conv2D(5, 3, activation="relu")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(4)(x))
+    calib = np.random.default_rng(3).uniform(-1, 1, (8, 7, 7, 3)).astype(np.float32)
+
+    def rep():
+        for c in calib:
+            yield [c[None]]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    blob = bytes(conv.convert())
+    from tinykd.export.reader import read_tflite
+
+    names = [op.name for op in read_tflite(blob).ops]
+    assert names[0] == "QUANTIZE" and names[-1] == "DEQUANTIZE", names
+
+    exe, info = H.export_and_build(blob, tmp_path, nn_lib)
+    assert len(info["notes"]) == 2
+    q_in, q_out = info["input"], info["output"]
+    xs = np.random.default_rng(8).integers(-128, 128, (SAMPLES, 7, 7, 3), dtype=np.int8)
+    got = H.run_exe(exe, xs, (4,))
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(blob)
+    ref = []
+    for x in xs:
+        xf = ((x.astype(np.float32) - np.float32(q_in["zero_point"])) * np.float32(q_in["scale"]))[None]
+        interp.set_input(xf.astype(np.float32), 0)
+        interp.invoke()
+        f = np.asarray(interp.get_output(0), dtype=np.float32).reshape(-1)
+        ref.append(np.clip(np.round(f / np.float32(q_out["scale"])) + q_out["zero_point"], -128, 127).astype(np.int8))
+    bad = H.mismatches(got, np.stack(ref))
+    for line in bad:
+        print(line)
+    assert not bad
