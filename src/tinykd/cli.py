@@ -11,6 +11,7 @@ from .errors import TinykdError
 _COMMANDS = [
     (".export.cli", "add_parser"),
     (".mlperf.cli", "add_parser"),
+    (".device.cli", "add_parser"),
     (".sweep", "add_parser"),
 ]
 
