@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 /* Longest command accepted, '%' excluded. The reference monitor truncates at 80 characters;
- * runners send `db` chunks of at most 31 bytes (65 characters), tinykd's runner 96 bytes. */
+ * runners send `db` chunks of at most 31 bytes (65 characters), tinykd's runner 126 (255). */
 #ifndef MLPERF_LINE_MAX
 #define MLPERF_LINE_MAX 255
 #endif

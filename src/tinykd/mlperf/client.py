@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..errors import DeviceError
 
 READY = "m-ready"
-DB_CHUNK_BYTES = 96      # hex data per `db` command: 3 + 192 characters, under the 255 limit
+DB_CHUNK_BYTES = 126     # hex data per `db` command: 3 + 252 = 255 characters, the device limit
 LAP_MODULUS = 2 ** 32    # m-lap-us is a 32-bit microsecond counter
 
 _RESULTS = re.compile(r"^m-results-\[([^\]]*)\]$")
