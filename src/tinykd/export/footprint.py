@@ -8,7 +8,10 @@ the budgets are:
          pieces and the kernels: all reference kernels are 4.5 KB with arm-none-eabi-gcc
          -Os; the rest of the reserve leaves room for optimized kernels) -> model constants
          (model_data.c, exactly weight_bytes) + generated code (CODE_BYTES_PER_LAYER);
-  SRAM1: 96 KB minus FIRMWARE_SRAM1_RESERVE (firmware .data/.bss besides the arena).
+  SRAM1: 96 KB minus a 4 KB reserve for the firmware's own .data/.bss besides the arena.
+Measured: the firmware with an exported ResNet-8 (reference kernels) uses 89,944 B of
+flash of which 81,472 B are the model's constants, and 50,224 B of SRAM1 of which
+49,152 B are the arena; so the reserves hold with a wide margin.
 """
 from __future__ import annotations
 

@@ -74,6 +74,13 @@ def _activation(op: Op, out: Tensor) -> tuple[int, int]:
     return activation_range(act, _scale(out), _zp(out))
 
 
+def _padding(op: Op) -> str:
+    code = int(op.options.get("Padding", 0))
+    if code not in _PADDING:
+        raise _fail(op, f"padding type {code} is not supported (SAME, VALID)")
+    return _PADDING[code]
+
+
 def _same_quant(op: Op, a: Tensor, b: Tensor) -> None:
     if _zp(a) != _zp(b) or np.float32(_scale(a)) != np.float32(_scale(b)):
         raise _fail(op, f"input and output quantization differ ({_scale(a)}, {_zp(a)}) vs ({_scale(b)}, {_zp(b)})")
@@ -117,7 +124,7 @@ def _conv_common(graph: Graph, op: Op, depthwise: bool) -> Layer:
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise _fail(op, "input and output must be 4-D NHWC")
     o = op.options
-    padding = _PADDING.get(int(o.get("Padding", 0)), "?")
+    padding = _padding(op)
     sh, sw = int(o.get("StrideH", 1)), int(o.get("StrideW", 1))
     dh, dw = int(o.get("DilationHFactor", 1)), int(o.get("DilationWFactor", 1))
     n, ih, iw, ic = x.shape
@@ -191,7 +198,7 @@ def _pool(graph: Graph, op: Op, kind: str) -> Layer:
         raise _fail(op, "input and output must be 4-D NHWC")
     _same_quant(op, x, y)
     o = op.options
-    padding = _PADDING.get(int(o.get("Padding", 0)), "?")
+    padding = _padding(op)
     sh, sw = int(o.get("StrideH", 1)), int(o.get("StrideW", 1))
     fh, fw = int(o.get("FilterHeight", 1)), int(o.get("FilterWidth", 1))
     _, ih, iw, _ = x.shape
