@@ -311,7 +311,7 @@ def test_qemu_killed_mid_run_is_restarted_and_nothing_is_lost(device, pipe):
     assert [o for o, _ in got] == device["expected"]
 
 
-def test_per_layer_profile_build(pipe):
+def test_per_layer_profile_build(pipe, capsys):
     """PROFILE_LAYERS=1: the TINYKD_LAYER_BEGIN/END hooks time every layer."""
     from tinykd.device import firmware as fw
     from tinykd.device.protocol import Link
@@ -331,3 +331,12 @@ def test_per_layer_profile_build(pipe):
         port.close()
     assert len(layers) == hello.layers and all(t > 0 for t in layers)
     assert sum(layers) <= total
+
+    # the same through the command line, layers named from model.json
+    from tinykd.cli import main
+
+    assert main(["device", "profile", "--elf", str(elf), "--model-dir", str(pipe["model"])]) == 0
+    out = capsys.readouterr().out
+    assert "CONV_2D" in out and "total (INFER)" in out and len(out.strip().splitlines()) == hello.layers + 2
+    assert main(["device", "hello", "--elf", str(elf)]) == 0
+    assert json.loads((pipe["model"] / "model.json").read_text())["sha256"] in capsys.readouterr().out
