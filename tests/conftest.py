@@ -46,3 +46,20 @@ def image_folder_tar(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("imgfolder")
     root = td.write_image_folder(base / "tree")
     return td.tar_folder(root, base / "images.tar.gz", arcname="images")
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory, mnist_dir, tool_env):
+    """A git + DVC copy of the pipeline on tiny data after `dvc repro report` (the whole pipeline,
+    QEMU board included, when arm-none-eabi-gcc and qemu-system-arm exist; else fetch..quantize and
+    the report stage by hand), committed. Used by the sweep, report and live tests (tiny_project.py)."""
+    import tiny_project as tp
+
+    proj = tp.make_project(tmp_path_factory.mktemp("trained") / "proj", tp.tiny_params(mnist_dir), tool_env)
+    if tp.have_device_tools():
+        tp.run(["dvc", "repro", "report"], proj, tool_env)
+    else:
+        tp.run(["dvc", "repro", "quantize@teacher", "quantize@baseline", "quantize@student"], proj, tool_env)
+        tp.run([sys.executable, "stages/report.py"], proj, tool_env)
+    tp.commit(proj, tool_env, "tiny run")
+    return proj

@@ -13,6 +13,8 @@ _COMMANDS = [
     (".mlperf.cli", "add_parser"),
     (".device.cli", "add_parser"),
     (".sweep", "add_parser"),
+    (".presets", "add_parser"),
+    (".live", "add_parser"),
 ]
 
 

@@ -125,14 +125,20 @@ def _dvc(args: list[str], cwd: Path, check: bool = True) -> subprocess.Completed
     return proc
 
 
-def queue_command(point: Point, targets=DEFAULT_TARGETS) -> list[str]:
-    return ["exp", "run", "--queue", "-n", point.name, *point.set_args(), *targets]
+def queue_command(point: Point, targets=DEFAULT_TARGETS, base_sets=()) -> list[str]:
+    """`base_sets` (-S pairs of a preset) minus the keys the point sets itself, then the point's."""
+    own = {key for key, _ in point.sets}
+    base = []
+    for flag, pair in zip(base_sets[::2], base_sets[1::2]):
+        if pair.split("=", 1)[0] not in own:
+            base += [flag, pair]
+    return ["exp", "run", "--queue", "-n", point.name, *base, *point.set_args(), *targets]
 
 
 def queue(points: list[Point], targets=DEFAULT_TARGETS, cwd: Path = Path("."), dry_run: bool = False,
-          echo=print) -> list[list[str]]:
+          echo=print, base_sets=()) -> list[list[str]]:
     """Queue one experiment per point; returns the dvc command lines."""
-    cmds = [queue_command(p, targets) for p in points]
+    cmds = [queue_command(p, targets, base_sets) for p in points]
     for point, cmd in zip(points, cmds):
         echo("dvc " + " ".join(cmd) + (f"    # {point.note}" if point.note else ""))
         if not dry_run:
@@ -316,6 +322,10 @@ def sweep_defaults(params_path: Path) -> dict:
 
 def _points(args) -> list[Point]:
     defaults = sweep_defaults(Path(args.repo) / "params.yaml")
+    if args.preset:
+        from . import presets
+
+        defaults = {**defaults, **(presets.load(args.preset, Path(args.repo)).get("sweep") or {})}
     if args.kind == "grid":
         temps = parse_numbers(args.temperatures, "--temperatures") if args.temperatures else defaults["temperatures"]
         alphas = parse_numbers(args.alphas, "--alphas") if args.alphas else defaults["alphas"]
@@ -350,7 +360,13 @@ def _cmd_queue(args) -> int:
     points = _points(args)
     targets = tuple(args.target) if args.target else DEFAULT_TARGETS
     cwd = Path(args.repo)
-    queue(points, targets, cwd=cwd, dry_run=args.dry_run)
+    base_sets = []
+    if args.preset:
+        from . import presets
+
+        presets.merged_params(args.preset, cwd / "params.yaml", cwd)
+        base_sets = presets.set_args(args.preset, cwd)
+    queue(points, targets, cwd=cwd, dry_run=args.dry_run, base_sets=base_sets)
     if args.dry_run:
         return 0
     print(f"queued {len(points)} experiment(s)")
@@ -386,6 +402,7 @@ def add_parser(sub) -> None:
     q.add_argument("--alphas", help="grid alphas, e.g. 0.1,0.5 (default: params.yaml sweep.alphas)")
     q.add_argument("--teacher-epochs", help="ESKD k values, e.g. 1,5,10 (default: params.yaml sweep.teacher_epochs)")
     q.add_argument("--prefix", help="experiment name prefix (default: the kind)")
+    q.add_argument("--preset", help="apply a course preset (presets/NAME.yaml) to every point, e.g. eskd")
     q.add_argument("--target", action="append",
                    help="stage(s) each experiment reproduces (default quantize@student; repeatable; "
                         "e.g. --target evaluate for on-device accuracy)")
