@@ -9,6 +9,7 @@ from .errors import TinykdError
 # Each entry: (module, function) where function(subparsers) adds a subcommand whose
 # parser has `func` set as default. Areas add their own line here.
 _COMMANDS = [
+    (".models", "add_parser"),
     (".export.cli", "add_parser"),
     (".mlperf.cli", "add_parser"),
     (".device.cli", "add_parser"),
