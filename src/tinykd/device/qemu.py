@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class QemuBoard:
         self.icount = icount
         self.log = Path(log) if log else None
         self.proc: subprocess.Popen | None = None
+        self._stderr = None
         self.port = 0
 
     @property
@@ -73,11 +75,11 @@ class QemuBoard:
         problem = ""
         for _ in range(attempts):
             self.port = _free_port()
-            stderr = open(self.log, "ab") if self.log else subprocess.PIPE
+            # A file, not a pipe: nobody reads QEMU's stderr while it runs, and a full pipe
+            # would stall it.
+            self._stderr = open(self.log, "ab") if self.log else tempfile.TemporaryFile()
             self.proc = subprocess.Popen(self.command(self.port), stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=stderr)
-            if self.log:
-                stderr.close()
+                                         stdout=subprocess.DEVNULL, stderr=self._stderr)
             problem = self._wait_listening(10.0)
             if not problem:
                 return self
@@ -91,7 +93,10 @@ class QemuBoard:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                err = ""
+                if not self.log:
+                    self._stderr.seek(0)
+                    err = self._stderr.read().decode(errors="replace")
                 return err.strip().splitlines()[-1] if err.strip() else f"exit code {self.proc.returncode}"
             # QEMU prints nothing when ready; probing with a connect would be taken as the
             # client, so look for the listening socket instead.
@@ -108,8 +113,9 @@ class QemuBoard:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc is not None and self.proc.stderr:
-            self.proc.stderr.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
         self.proc = None
 
     def restart(self) -> "QemuBoard":
