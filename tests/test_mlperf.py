@@ -393,6 +393,8 @@ def test_cli_rejects_bad_arguments(capsys, tmp_path):
     assert "--windows = 0 is not allowed" in capsys.readouterr().err
     assert main(["mlperf", "accuracy", "--port", "loop://", "--dataset", str(tmp_path / "none")]) == 1
     assert "does not exist" in capsys.readouterr().err
+    assert main(["mlperf", "accuracy", "--port", "loop://", "--limit", "-1"]) == 1
+    assert "--limit = -1 is not allowed" in capsys.readouterr().err
 
 
 # ---- slow: the real firmware on QEMU --------------------------------------------------------

@@ -30,8 +30,9 @@ def add_parser(sub) -> None:
     p.add_argument("--dataset", default="data/test.npz",
                    help="ic01 folder (y_labels.csv + .bin), .npz (x uint8 NHWC, y) or image folder "
                         "[data/test.npz]")
-    p.add_argument("--limit", type=int, default=None,
-                   help="use the first N images (accuracy; default all)")
+    p.add_argument("--limit", type=int, default=200,
+                   help="use the first N images, 0 = all [200, the size of the benchmark's ic01 "
+                        "accuracy set]")
     p.add_argument("--out", default=None, help="results folder [metrics/mlperf/<mode>]")
     p.add_argument("--windows", type=int, default=5, help="performance windows [5]")
     p.add_argument("--iterations", type=int, default=20, help="timed inferences per window [20]")
@@ -51,8 +52,8 @@ def _check(args) -> None:
                             ("--warmups", args.warmups, 0), ("--baud", args.baud, 1)):
         if value < low:
             raise ParamError(key, value, f"an integer >= {low}")
-    if args.limit is not None and args.limit < 1:
-        raise ParamError("--limit", args.limit, "a positive integer")
+    if args.limit < 0:
+        raise ParamError("--limit", args.limit, "a positive integer, or 0 for all images")
     if args.timeout <= 0:
         raise ParamError("--timeout", args.timeout, "a positive number of seconds")
 
@@ -110,7 +111,7 @@ def _check_model(info: dict[str, str], tflite: str) -> None:
 
 def run(args) -> int:
     _check(args)
-    samples = load_samples(args.dataset, args.limit)
+    samples = load_samples(args.dataset, args.limit or None)
     reference = None
     if args.tflite:
         from .reference import HostReference
