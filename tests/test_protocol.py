@@ -221,3 +221,76 @@ def test_sanitizer_fuzz_run(tmp_path):
     proc = subprocess.run([str(exe), "8000", "1"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "8000 inputs, all invariants held" in proc.stdout
+
+
+# ---- the host's request logic (tinykd.device.protocol.Link) over a scripted fake port ----------
+
+class ScriptedPort:
+    """A pyserial-like port; `answer(type, seq, payload, attempt)` returns the bytes the fake
+    device sends back for each request it receives."""
+
+    def __init__(self, answer):
+        self.answer, self.rx, self.attempts, self.timeout = answer, bytearray(), 0, 0.05
+        self.parser = P.FrameParser()
+
+    def write(self, data):
+        for f in self.parser.feed(bytes(data)):
+            self.attempts += 1
+            self.rx += self.answer(f.type, f.seq, f.payload, self.attempts)
+
+    def flush(self):
+        pass
+
+    @property
+    def in_waiting(self):
+        return len(self.rx)
+
+    def read(self, n):
+        out, self.rx = bytes(self.rx[:n]), self.rx[n:]
+        return out
+
+
+def _link(answer, retries=2):
+    return P.Link(ScriptedPort(answer), timeout_s=0.05, retries=retries)
+
+
+def test_link_ignores_stale_and_foreign_frames():
+    def answer(t, seq, payload, attempt):
+        return (P.encode(t | 0x80, (seq - 1) & 0xFF, b"\x01\x00\x00\x00old")       # stale answer
+                + P.encode(P.Type.ERROR, 99, bytes([1, 2, 99]))                    # about other garbage
+                + b"noise" + P.encode(t | 0x80, seq, b"\x07\x00\x00\x00new"))
+    link = _link(answer)
+    r = link.infer(b"x")
+    assert (r.ticks, r.output) == (7, b"new") and link.stats.retries == 0
+
+
+@pytest.mark.parametrize("trouble", ["silence", "error_crc", "boot"])
+def test_link_resends_after_trouble(trouble):
+    def answer(t, seq, payload, attempt):
+        if attempt == 1:
+            return {"silence": b"", "error_crc": P.encode(P.Type.ERROR, seq, bytes([P.ErrorCode.CRC, t, seq])),
+                    "boot": b"\r\nbanner\r\n" + P.encode(P.Type.BOOT, 0, b"\x01\x00")}[trouble]
+        return P.encode(t | 0x80, seq, b"\x05\x00\x00\x00ok")
+    link = _link(answer)
+    assert link.infer(b"x").output == b"ok"
+    assert link.port.attempts == 2 and link.stats.retries == 1
+
+
+def test_link_gives_up_after_bounded_retries():
+    link = _link(lambda *a: b"", retries=2)
+    with pytest.raises(P.DeviceError, match="INFER request failed after 3 attempts: no answer"):
+        link.infer(b"x")
+    assert link.port.attempts == 3
+
+
+def test_link_does_not_resend_what_the_device_cannot_do():
+    link = _link(lambda t, seq, p, a: P.encode(P.Type.ERROR, seq, bytes([P.ErrorCode.UNSUPPORTED, t, seq])))
+    with pytest.raises(P.DeviceError, match="PROFILE request refused: device error UNSUPPORTED"):
+        link.profile()
+    assert link.port.attempts == 1
+
+
+def test_wait_ready_reports_what_the_port_said():
+    link = _link(lambda *a: b"Hello from some other firmware\r\n")
+    with pytest.raises(P.DeviceError, match="no tinykd device answered .*other firmware"):
+        link.wait_ready(0.3, poll_s=0.05)
