@@ -12,13 +12,10 @@
 #   snakemake sweep --executor slurm --jobs 30 --default-resources slurm_account=<acct> slurm_partition=<part>
 # The sweep targets are not part of the default target (`all`): they are not stages of dvc.yaml.
 
-def _tag(value):
-    return f"{float(value):g}"
-
-
 _SWEEP = config.get("sweep") or {}
-SWEEP_T = [_tag(t) for t in _SWEEP.get("temperatures", [1, 2, 4, 16, 32, 64])]
-SWEEP_ALPHA = [_tag(a) for a in _SWEEP.get("alphas", [0.1, 0.3, 0.5, 0.7, 0.9])]
+# Wildcard values as in the folder names: 4.0 -> "4", 0.5 -> "0.5".
+SWEEP_T = [f"{float(t):g}" for t in _SWEEP.get("temperatures", [1, 2, 4, 16, 32, 64])]
+SWEEP_ALPHA = [f"{float(a):g}" for a in _SWEEP.get("alphas", [0.1, 0.3, 0.5, 0.7, 0.9])]
 SWEEP_K = [str(int(k)) for k in _SWEEP.get("teacher_epochs", [1, 2, 5, 10, 20])]
 GRID = "build/sweep/grid"
 ESKD = "build/sweep/eskd"
@@ -101,8 +98,8 @@ rule sweep_table:
     log:
         "logs/sweep/grid/table.log",
     shell:
-        "tinykd sweep collect --from-dirs " + GRID + " --teacher-metrics {input.teacher}"
-        " --baseline-metrics {input.baseline} --out " + GRID + " > {log} 2>&1"
+        "tinykd sweep collect --from-dirs build/sweep/grid --teacher-metrics {input.teacher}"
+        " --baseline-metrics {input.baseline} --out build/sweep/grid > {log} 2>&1"
 
 
 rule sweep:
@@ -184,7 +181,8 @@ rule eskd_table:
     log:
         "logs/sweep/eskd/table.log",
     shell:
-        "tinykd sweep collect --from-dirs " + ESKD + " --baseline-metrics {input.baseline} --out " + ESKD + " > {log} 2>&1"
+        "tinykd sweep collect --from-dirs build/sweep/eskd --baseline-metrics {input.baseline}"
+        " --out build/sweep/eskd > {log} 2>&1"
 
 
 rule sweep_eskd:

@@ -33,7 +33,7 @@ def accuracy_bars(inp):
     ax.set_xticklabels([LABEL[m] for m in models])
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.08)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(series))
     ax.set_title("Accuracy: float vs int8 vs device")
     ax.grid(True, axis="y", alpha=0.3)
     return fig
