@@ -57,11 +57,12 @@ def nn_lib(tmp_path_factory):
 def test_model_matches_tflite_micro(arch, shape, nn_lib, tmp_path):
     blob = model_blob(arch, shape)
     inputs = H.random_inputs(blob, 12, seed=3)
-    bad, info = H.compare_with_tflm(blob, tmp_path, nn_lib, inputs)
-    for line in bad:
-        print(arch, line)
-    assert not bad, f"{arch}: {len(bad)} mismatching bytes"
-    assert info["macs"] > 0 and info["weight_bytes"] > 0
+    for variants in ("reference", "auto"):  # the readable specification and the fastest kernels
+        bad, info = H.compare_with_tflm(blob, tmp_path / variants, nn_lib, inputs, variants=variants)
+        for line in bad:
+            print(arch, variants, line)
+        assert not bad, f"{arch} ({variants} kernels): {len(bad)} mismatching bytes"
+        assert info["macs"] > 0 and info["weight_bytes"] > 0
 
 
 def test_resnet8_figures(nn_lib, tmp_path):

@@ -195,10 +195,20 @@ def test_operator_matches_tflite_micro(name, builder, p, expected_op, nn_lib, tm
         assert f.per_channel == want_pc or f.scale.size == 1 == f.shape[f.quant_dim], (name, f.scale.size)
 
     inputs = H.random_inputs(blob, SAMPLES, seed=zlib.crc32(name.encode()) + 1)
-    bad, info = H.compare_with_tflm(blob, tmp_path, nn_lib, inputs)
-    for line in bad:
-        print(name, line)
-    assert not bad, f"{name}: {len(bad)} mismatching bytes (ops {ops})"
+    _compare_all_variants(name, blob, inputs, nn_lib, tmp_path)
+
+
+def _compare_all_variants(name, blob, inputs, nn_lib, tmp_path):
+    """Reference kernels always; the best variants too when they differ (optimized kernels
+    must be exactly as bit-exact as the reference)."""
+    chosen = {}
+    for variants in ("reference", "auto"):
+        bad, info = H.compare_with_tflm(blob, tmp_path / variants, nn_lib, inputs, variants=variants)
+        for line in bad:
+            print(name, variants, line)
+        assert not bad, f"{name} ({variants} kernels): {len(bad)} mismatching bytes"
+        chosen[variants] = [layer["kernel"] for layer in info["layers"]]
+    return chosen
 
 
 def _with_requantize(blob: bytes, scale_factor: float, zero_point: int) -> bytes:
