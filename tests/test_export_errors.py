@@ -160,3 +160,20 @@ def test_cli_board_check(tmp_path, tool_env):
     assert proc.returncode == 1 and "does not fit b_l475e_iot01a" in proc.stderr and "bytes over" in proc.stderr
     proc = subprocess.run(cmd, capture_output=True, text=True, env=tool_env)  # no board: host use is fine
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.slow
+def test_vgg_teacher_is_reported_as_not_fitting():
+    """The project's ~1.15 M-parameter VGG teacher: its int8 weights alone exceed the flash
+    left beside the firmware; the footprint says so (by how much) instead of failing."""
+    from tinykd.export.footprint import board, model_footprint
+    from tinykd.models import build
+
+    keras.utils.set_random_seed(0)
+    model = build("vgg", (32, 32, 3), 10)
+    calib = np.random.default_rng(0).uniform(0, 1, (4, 32, 32, 3)).astype(np.float32)
+    brd = board("b_l475e_iot01a")
+    fp = model_footprint(H.convert(model, calib), brd)
+    assert fp["weight_bytes"] > 1_000_000 and fp["fits_flash"] is False and fp["fits"] is False
+    assert fp["flash_over"] == fp["flash_bytes"] - brd.flash_budget > 0
+    assert fp["macs"] > 100_000_000
