@@ -6,6 +6,7 @@ firmware's SysTick ticks convert to instruction counts and are identical run to 
 """
 from __future__ import annotations
 
+import atexit
 import shutil
 import socket
 import subprocess
@@ -82,6 +83,8 @@ class QemuBoard:
                                          stdout=subprocess.DEVNULL, stderr=self._stderr)
             problem = self._wait_listening(10.0)
             if not problem:
+                # never leave an orphan QEMU waiting for a client after we exit
+                atexit.register(self.stop)
                 return self
             self.stop()
             if "Address already in use" not in problem:
@@ -106,6 +109,7 @@ class QemuBoard:
         return f"not listening on 127.0.0.1:{self.port} after {timeout_s:g} s"
 
     def stop(self) -> None:
+        atexit.unregister(self.stop)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
