@@ -100,7 +100,7 @@ def test_model_too_big_for_sram_says_by_how_much():
     fp = model_footprint(_blob("big_arena"), brd)
     assert fp["arena_bytes"] >= 64 * 64 * 32 and not fp["fits_ram"] and fp["fits_flash"]
     over = fp["arena_bytes"] - brd.arena_budget
-    with pytest.raises(ExportError, match=rf"does not fit b_l475e_iot01a: {over} bytes over"):
+    with pytest.raises(ExportError, match=rf"does not fit: {over} bytes over on b_l475e_iot01a"):
         require_fit("student", fp, brd)
 
 
@@ -111,7 +111,7 @@ def test_model_too_big_for_flash_says_by_how_much():
     tiny = dataclasses.replace(real, flash_bytes=real.firmware_flash_reserve + 200)
     fp = model_footprint(_blob("small"), tiny)
     assert not fp["fits_flash"] and fp["flash_over"] == fp["flash_bytes"] - 200
-    with pytest.raises(ExportError, match=rf"{fp['flash_over']} bytes over \(flash"):
+    with pytest.raises(ExportError, match=rf"does not fit: {fp['flash_over']} bytes over on b_l475e_iot01a \(flash"):
         require_fit("student", fp, tiny)
 
 
@@ -130,7 +130,7 @@ def _stage(tmp_path, tool_env, student: str, teacher: str):
 def test_stage_stops_when_the_student_does_not_fit(tmp_path, tool_env):
     proc = _stage(tmp_path, tool_env, student="big_arena", teacher="small")
     assert proc.returncode == 1
-    assert "error: student does not fit b_l475e_iot01a:" in proc.stderr and "bytes over" in proc.stderr
+    assert "error: student does not fit: " in proc.stderr and "bytes over on b_l475e_iot01a" in proc.stderr
     assert not (tmp_path / "build" / "model").exists()
 
 
@@ -157,7 +157,7 @@ def test_cli_board_check(tmp_path, tool_env):
     model.write_bytes(_blob("big_arena"))
     cmd = [sys.executable, "-m", "tinykd.cli", "export", str(model), str(tmp_path / "o")]
     proc = subprocess.run([*cmd, "--board", "b_l475e_iot01a"], capture_output=True, text=True, env=tool_env)
-    assert proc.returncode == 1 and "does not fit b_l475e_iot01a" in proc.stderr and "bytes over" in proc.stderr
+    assert proc.returncode == 1 and "does not fit: " in proc.stderr and "bytes over on b_l475e_iot01a" in proc.stderr
     proc = subprocess.run(cmd, capture_output=True, text=True, env=tool_env)  # no board: host use is fine
     assert proc.returncode == 0, proc.stderr
 

@@ -133,7 +133,7 @@ def require_fit(name: str, fp: dict, brd: Board) -> None:
         if fp["arena_over"]:
             parts.append(f"{brd.arena_region} arena: {fp['arena_bytes']} bytes needed, budget {brd.arena_budget}")
         over = fp["flash_over"] + fp["arena_over"]
-        raise ExportError(f"{name} does not fit {brd.name}: {over} bytes over ({'; '.join(parts)})")
+        raise ExportError(f"{name} does not fit: {over} bytes over on {brd.name} ({'; '.join(parts)})")
 
 
 def report(models: dict[str, bytes], brd: Board) -> dict:
