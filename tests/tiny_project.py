@@ -22,9 +22,11 @@ def tiny_params(dataset_dir: Path, **sections) -> dict:
     p = yaml.safe_load((REPO / "params.yaml").read_text())
     p["seed"] = 11
     p["dataset"].update(name="mnist", source=str(dataset_dir), sha256="", val_split=0.1, limit_train=0, limit_test=0)
-    p["teacher"].update(source="train", arch="tiny_cnn", epochs=1, batch_size=32, augment=False)
-    p["student"].update(arch="tiny_cnn", epochs=1, batch_size=32, augment=False)
-    p["kd"].update(epochs=1, batch_size=32, alpha=0.4, temperature=3.0, augment=False)
+    # Large learning rates so one short epoch moves the models off chance; the teacher's differs
+    # from the student's so that teacher and baseline are different models.
+    p["teacher"].update(source="train", arch="tiny_cnn", epochs=1, batch_size=16, learning_rate=0.03, augment=False)
+    p["student"].update(arch="tiny_cnn", epochs=1, batch_size=16, learning_rate=0.01, augment=False)
+    p["kd"].update(epochs=1, batch_size=16, learning_rate=0.01, alpha=0.4, temperature=3.0, augment=False)
     p["quantize"]["representative_samples"] = 16
     p.setdefault("evaluate", {})["samples"] = 12
     p["sweep"] = {"temperatures": [1, 4], "alphas": [0.5, 0.9], "teacher_epochs": [1, 2]}

@@ -5,6 +5,8 @@ import shutil
 from pathlib import Path
 
 from ..atomic import atomic_dir
+from ..compress.report import figure as compression_figure
+from ..compress.report import section as compression_section
 from ..sweep_report import _figure_bytes, _pyplot
 from . import figures
 from .collect import Inputs, collect
@@ -37,5 +39,13 @@ def build_report(out_dir: Path, *, metrics_dir: Path = Path("metrics"), live_dir
                 if svg.is_file():
                     shutil.copyfile(svg, tmp / f"sweep_{svg.name}")
                 made.setdefault("sweep", []).append(dest)
-        (tmp / "report.md").write_text(render(inp, made), encoding="utf-8")
+        # Compression methods (metrics/compress/, optional stages): a section only when they ran.
+        compression = compression_section(metrics_dir)
+        fig = compression_figure(metrics_dir)
+        if fig is not None:
+            for fmt in ("png", "svg"):
+                (tmp / f"compression.{fmt}").write_bytes(_figure_bytes(fig, fmt))
+            plt.close(fig)
+            compression += ["![compression: accuracy vs size](compression.png)", ""]
+        (tmp / "report.md").write_text(render(inp, made, compression), encoding="utf-8")
     return inp

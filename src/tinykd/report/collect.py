@@ -34,20 +34,24 @@ def read_curves(live_dir: Path) -> dict[str, dict[str, list[tuple[int, float]]]]
     return curves or None
 
 
-def read_confusion(path: Path) -> tuple[list[str], list[list[int]]] | None:
-    """confusion.csv (one row per image: actual, predicted) -> (class names, counts[actual][predicted])."""
+def read_confusion(path: Path, classes: list[str] | None = None) -> tuple[list[str], list[list[int]]] | None:
+    """confusion.csv (one row per image: actual, predicted) -> (class names, counts[actual][predicted]).
+    With the dataset's `classes`, every class gets a row and column, in the dataset's order."""
     path = Path(path)
     if not path.is_file():
         return None
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    names: list[str] = []
+    if classes:
+        names = [str(c) for c in classes]
+        names += sorted({r[k] for r in rows for k in ("actual", "predicted")} - set(names))
+    else:
+        names = []
     for r in rows:
         for key in ("actual", "predicted"):
             if r[key] not in names:
                 names.append(r[key])
-    # Numeric class ids sort as numbers, names keep the dataset's order of first appearance.
-    if all(n.lstrip("-").isdigit() for n in names):
+    if not classes and all(n.lstrip("-").isdigit() for n in names):
         names.sort(key=int)
     index = {n: i for i, n in enumerate(names)}
     counts = [[0] * len(names) for _ in names]
@@ -105,7 +109,8 @@ def collect(metrics_dir: Path, live_dir: Path, device_plots: Path, dataset_json:
     inp.footprint = get(metrics_dir / "footprint.json")
     inp.firmware = get(metrics_dir / "firmware.json")
     inp.device = get(metrics_dir / "device.json")
-    inp.confusion = get(Path(device_plots) / "confusion.csv", read_confusion)
+    classes = (inp.dataset or {}).get("classes")
+    inp.confusion = get(Path(device_plots) / "confusion.csv", lambda p: read_confusion(p, classes))
     if sweep_dir is not None:
         inp.sweep = read_sweep(Path(sweep_dir))  # optional by design: no sweep, no section
     return inp

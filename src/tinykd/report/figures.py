@@ -1,6 +1,8 @@
 """The report's figures (matplotlib, Agg). Each function returns a Figure or None when its data is missing."""
 from __future__ import annotations
 
+from matplotlib.ticker import MaxNLocator
+
 from ..sweep_report import _pyplot
 
 LABEL = {"teacher": "teacher", "baseline": "student without KD", "student": "distilled student"}
@@ -57,6 +59,7 @@ def training_curves(inp):
                             label="validation" if split == "eval" else "train")
             ax.set_title(f"{LABEL[m]}: {metric}", fontsize=9)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
     fig.tight_layout()

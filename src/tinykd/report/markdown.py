@@ -112,8 +112,9 @@ def section_footprint(inp: Inputs) -> list[str]:
     fw = inp.firmware
     if fw:
         out += ["", "Linked firmware image (metrics/firmware.json): "
-                    + ", ".join(f"{k.replace('_used', '')} {nbytes(fw[k])} of {nbytes(fw.get(k.replace('_used', '_limit')))}"
-                                for k in ("flash_used", "sram1_used", "sram2_used") if k in fw) + "."]
+                    + ", ".join(f"{label} {nbytes(fw[k])} of {nbytes(fw.get(k.replace('_used', '_limit')))}"
+                                for k, label in (("flash_used", "flash"), ("sram1_used", "SRAM1"),
+                                                 ("sram2_used", "SRAM2")) if k in fw) + "."]
     else:
         out += ["", _absent("firmware size", "metrics/firmware.json", "build")]
     out.append("")
@@ -144,7 +145,7 @@ def section_device(inp: Inputs) -> list[str]:
     return out
 
 
-def render(inp: Inputs, made: dict) -> str:
+def render(inp: Inputs, made: dict, compression: list[str] = ()) -> str:
     out = section_overview(inp) + section_models(inp)
     if "accuracy" in made:
         out += [f"![accuracy]({made['accuracy']})", ""]
@@ -154,6 +155,7 @@ def render(inp: Inputs, made: dict) -> str:
     out += section_device(inp)
     if "confusion_matrix" in made:
         out += [f"![confusion matrix]({made['confusion_matrix']})", ""]
+    out += list(compression)  # tinykd.compress.report.section: empty unless compression stages ran
     out += ["## Training curves", ""]
     if "training_curves" in made:
         out += ["Per epoch, from DVCLive (dvclive/<stage>/plots/metrics).", "",
