@@ -66,5 +66,7 @@ def test_metrics_diff_between_commits(two_commits, tool_env):
 def test_params_diff_between_commits(two_commits, tool_env):
     proj, first, second = two_commits
     diff = json.loads(tp.run(["dvc", "params", "diff", first, second, "--json"], proj, tool_env).stdout)
-    assert diff == {"params.yaml": {"student.learning_rate": {"old": 0.001, "new": 0.01}}}
+    assert list(diff) == ["params.yaml"] and list(diff["params.yaml"]) == ["student.learning_rate"]
+    change = diff["params.yaml"]["student.learning_rate"]
+    assert (change["old"], change["new"]) == (0.001, 0.01) and change["diff"] == pytest.approx(0.009)
     assert diff == json.loads(tp.run(["dvc", "params", "diff", "HEAD~1", "HEAD", "--json"], proj, tool_env).stdout)
