@@ -150,3 +150,11 @@ def test_stage_prints_one_error_line_and_exits_1(tmp_path, tool_env):
         "error: params: dataset.name = 'svhn' is not allowed; expected one of 'cifar10', 'mnist', "
         "'fashion_mnist', 'image_folder'"]
     assert not (tmp_path / "data").exists()
+
+
+def test_schema_arch_choices_are_the_registry():
+    from tinykd import models
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    for section in ("teacher", "student"):
+        assert sorted(schema["properties"][section]["properties"]["arch"]["enum"]) == models.names()

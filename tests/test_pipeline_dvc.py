@@ -104,6 +104,36 @@ def test_forced_rerun_is_byte_identical(project, tool_env):
     assert not changed, changed
 
 
+SMK_TARGETS = ["metrics/teacher.json", "metrics/baseline.json", "metrics/distill.json",
+               "metrics/quantize_teacher.json", "metrics/quantize_baseline.json", "metrics/quantize_student.json"]
+
+
+def _snakemake_plan(project: Path, env: dict) -> set[str]:
+    """Outputs Snakemake would (re)make for the training targets (dry run)."""
+    out = run(["snakemake", "--cores", "1", "-n", *SMK_TARGETS], project, env)
+    return {p.strip() for line in out.splitlines() if line.strip().startswith("output:")
+            for p in line.split("output:", 1)[1].split(",")}
+
+
+def test_snakemake_reruns_only_distill_rules_after_alpha_change(project, tool_env):
+    """Snakemake's params trigger: the outputs dvc made are adopted (--touch records the params
+    in Snakemake's metadata without running anything), then a kd.alpha change plans distill and
+    the student's quantization only."""
+    params = project / "params.yaml"
+    original = params.read_text()
+    run(["snakemake", "--cores", "1", "--touch", *SMK_TARGETS], project, tool_env)
+    assert _snakemake_plan(project, tool_env) == set()
+    p = yaml.safe_load(original)
+    p["kd"]["alpha"] = 0.55 if p["kd"]["alpha"] != 0.55 else 0.45
+    params.write_text(yaml.safe_dump(p, sort_keys=False))
+    try:
+        assert _snakemake_plan(project, tool_env) == {
+            "models/student.keras", "dvclive/distill", "metrics/distill.json",
+            "models/student_int8.tflite", "metrics/quantize_student.json"}
+    finally:
+        params.write_text(original)
+
+
 def test_changing_kd_alpha_reruns_only_distill_and_its_quantization(project, tool_env):
     """Runs last: it leaves the project at kd.alpha = 0.3."""
     params = project / "params.yaml"

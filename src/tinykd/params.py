@@ -104,26 +104,14 @@ def validate(params: dict, schema: dict) -> dict:
     return params
 
 
-def is_url(source: str) -> bool:
-    return bool(re.match(r"^(https?|file)://", source))
-
-
-def local_path(source: str, base: Path) -> Path:
-    """A local path or file:// URL, relative paths taken from the params file's folder."""
-    if source.startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        source = unquote(urlparse(source).path)
-    path = Path(source).expanduser()
-    return path if path.is_absolute() else base / path
-
-
 def check_semantics(params: dict, sections: Iterable[str], base: Path) -> None:
     """Checks the schema cannot express: referenced local files must exist."""
+    from .data.sources import is_remote, to_local
+
     sections = set(sections)
     if "dataset" in sections:
         src = params["dataset"]["source"]
-        if src and (src.startswith("file://") or not is_url(src)) and not local_path(src, base).exists():
+        if src and not is_remote(src) and not to_local(src, base).exists():
             raise ParamError("dataset.source", src, "an existing file or folder, a URL, or \"\" for the official download")
         if params["dataset"]["name"] == "image_folder" and not src:
             raise ParamError("dataset.source", src, "a folder or .tar.gz path when dataset.name is image_folder")
@@ -132,7 +120,7 @@ def check_semantics(params: dict, sections: Iterable[str], base: Path) -> None:
         if src != "train":
             if not (src.endswith(".keras") or src.endswith(".h5")):
                 raise ParamError("teacher.source", src, '"train" or a path/URL ending in .keras or .h5')
-            if (src.startswith("file://") or not is_url(src)) and not local_path(src, base).is_file():
+            if not is_remote(src) and not to_local(src, base).is_file():
                 raise ParamError("teacher.source", src, '"train" or an existing .keras/.h5 file or a URL to one')
 
 
