@@ -294,3 +294,29 @@ def test_wait_ready_reports_what_the_port_said():
     link = _link(lambda *a: b"Hello from some other firmware\r\n")
     with pytest.raises(P.DeviceError, match="no tinykd device answered .*other firmware"):
         link.wait_ready(0.3, poll_s=0.05)
+
+
+def test_host_parser_recovers_from_noise_that_looks_like_a_header():
+    # noise announcing 4000 bytes, then a real answer: the parser waits (it cannot know) ...
+    parser = P.FrameParser(4096)
+    answer = P.encode(0x81, 1, b"hi")
+    assert parser.feed(b"\xa5\x5a\x02\x09\xa0\x0f" + answer) == []
+    # ... until the link's timeout expires it: the real answer is found after the noise
+    assert parser.expire() == [P.Frame(0x81, 1, b"hi")]
+    # noise announcing more than the limit is rejected at once
+    assert P.FrameParser(4096).feed(b"\xa5\x5a\x02\x09\xff\xff" + answer) == [P.BadFrame("length", 2, 9),
+                                                                           P.Frame(0x81, 1, b"hi")]
+
+
+@given(noise=st.binary(max_size=300), payload=st.binary(max_size=64))
+@settings(max_examples=200, deadline=None)
+def test_host_parser_never_loses_a_frame_after_noise_and_expiry(noise, payload):
+    parser = P.FrameParser(512)
+    got = parser.feed(noise)
+    for _ in range(len(noise)):  # expire repeatedly, as successive link timeouts would
+        got += parser.expire()
+    got += parser.feed(P.encode(0x82, 3, payload))
+    for _ in range(len(noise)):
+        got += parser.expire()
+    frames = [f for f in got if isinstance(f, P.Frame)]
+    assert frames and frames[-1] == P.Frame(0x82, 3, payload)

@@ -24,6 +24,9 @@ HEADER_BYTES = 6
 OVERHEAD = 8
 RESPONSE = 0x80
 MAX_PAYLOAD = 0xFFFF
+# Largest answer the host accepts before HELLO has said how big the output is (HELLO itself is
+# ~160 bytes); raised after HELLO when the model's output needs more.
+HOST_MAX_PAYLOAD = 4096
 
 
 class Type(enum.IntEnum):
@@ -120,6 +123,15 @@ class FrameParser:
 
     def pending(self) -> int:
         return len(self._buf)
+
+    def expire(self) -> list[Frame | BadFrame]:
+        """Nothing more came for a while: a partial frame at the head is noise or a cut-off
+        answer; drop its sync pair and rescan what follows (as the firmware does on its
+        inter-byte timeout)."""
+        if self._buf.startswith(SYNC):
+            self._skip(2)
+            return self.feed(b"")
+        return []
 
     def _skip(self, n: int) -> None:
         if n <= 0:
@@ -220,7 +232,7 @@ class Link:
         self.port = port
         self.timeout_s = float(timeout_s)
         self.retries = int(retries)
-        self.parser = FrameParser()
+        self.parser = FrameParser(HOST_MAX_PAYLOAD)
         self.stats = LinkStats()
         self._seq = 0
         self._queue: list[Frame | BadFrame] = []
@@ -232,7 +244,7 @@ class Link:
     def reattach(self, port) -> None:
         """Continue on a new port (the device was restarted): forget half-received bytes."""
         self.port = port
-        self.parser = FrameParser()
+        self.parser = FrameParser(self.parser.max_payload)
         self._queue.clear()
 
     # -- low level -------------------------------------------------------------------------
@@ -298,6 +310,7 @@ class Link:
                 if frame is None:
                     self.stats.timeouts += 1
                     last_problem = f"no answer within {timeout_s:g} s"
+                    self._queue.extend(self.parser.expire())
                     break
                 if isinstance(frame, BadFrame):
                     self.stats.bad_frames += 1
@@ -322,7 +335,11 @@ class Link:
         raise DeviceError(f"{_type_name(type_)} request failed after {retries + 1} attempts: {last_problem}")
 
     def hello(self, **kw) -> Hello:
-        return Hello.parse(self.request(Type.HELLO, **kw).payload)
+        h = Hello.parse(self.request(Type.HELLO, **kw).payload)
+        # Now the largest answer is known; a tighter limit lets line noise that happens to
+        # contain A5 5A be rejected at once instead of being waited on.
+        self.parser.max_payload = max(HOST_MAX_PAYLOAD, 4 + h.output_bytes, 2 + 4 * h.layers)
+        return h
 
     def infer(self, data: bytes, **kw) -> InferResult:
         frame = self.request(Type.INFER, bytes(data), **kw)
