@@ -220,6 +220,7 @@ def _litert_int8_filters(blob: bytes) -> list[np.ndarray]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_method_exports_bit_exactly(tiny, method):
     blob, metrics = _run(tiny, method)
@@ -236,6 +237,7 @@ def test_method_exports_bit_exactly(tiny, method):
     assert 0.0 <= metrics["int8_accuracy"] <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["prune_unstructured", "ppqat"])
 def test_reported_sparsity_is_the_sparsity_in_the_weights(tiny, method):
     blob, metrics = _run(tiny, method)
@@ -251,6 +253,7 @@ def test_reported_sparsity_is_the_sparsity_in_the_weights(tiny, method):
     assert metrics["nonzero_params"] == metrics["params"] - zeros
 
 
+@pytest.mark.slow
 def test_structured_pruning_really_removes_channels(tiny):
     _, ptq = _run(tiny, "ptq")
     blob, st = _run(tiny, "prune_structured")
@@ -288,3 +291,107 @@ def test_stage_rejects_an_unknown_method(tmp_path, tool_env):
         "error: params: --method = 'distill' is not allowed; expected one of ptq, qat, prune_unstructured, "
         "prune_structured, ppqat"]
     assert not (tmp_path / "x.tflite").exists()
+
+
+@pytest.mark.slow
+def test_stage_writes_reproducible_outputs(tiny, tmp_path, tool_env):
+    """stages/compress.py on a data folder and a saved model: outputs exist, and a rerun with the
+    same seed gives byte-identical .tflite and metrics."""
+    import yaml
+
+    from tinykd.data.store import write_dataset
+    from tinykd.model_io import save_keras
+
+    data_dir = tmp_path / "data"
+    write_dataset(data_dir, tiny["data"], {"name": "tiny", "shape": [16, 16, 3], "num_classes": 10,
+                                            "classes": [str(i) for i in range(10)],
+                                            "counts": {k: len(v[1]) for k, v in tiny["data"].items()}})
+    save_keras(tiny["model"], tmp_path / "student.keras")
+    p = yaml.safe_load((REPO / "params.yaml").read_text())
+    p.update({k: v for k, v in tiny["params"].items() if k in ("seed", "compress", "prune")})
+    p["prune"]["method"] = "structured"
+    p["quantize"]["representative_samples"] = 40
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    outs = []
+    for run in ("a", "b"):
+        cmd = [sys.executable, str(REPO / "stages" / "compress.py"), "--params", str(tmp_path / "params.yaml"),
+               "--data", str(data_dir), "--model", str(tmp_path / "student.keras"), "--method", "ppqat",
+               "--tflite", str(tmp_path / run / "ppqat_int8.tflite"), "--metrics", str(tmp_path / run / "ppqat.json")]
+        proc = subprocess.run(cmd, cwd=REPO, env=tool_env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs.append(((tmp_path / run / "ppqat_int8.tflite").read_bytes(), (tmp_path / run / "ppqat.json").read_text()))
+    assert outs[0] == outs[1]
+    import json
+
+    m = json.loads(outs[0][1])
+    assert m["prune_method"] == "structured" and m["channels"] == {"c1": [8, 4], "c2": [12, 6]}
+    assert m["params"] < m["base_params"]
+
+
+@pytest.mark.slow
+def test_speed_stage_compares_teacher_and_student(tiny, tmp_path, tool_env):
+    """The speed stage times a bigger model against a smaller one; the ratio says which is faster."""
+    import json
+
+    import keras
+    from keras import layers
+
+    from tinykd.data.store import write_dataset
+    from tinykd.model_io import save_keras
+    from tinykd.quantize import convert_int8
+
+    x = inp = keras.Input((16, 16, 3), name="image")
+    for i in range(3):
+        x = layers.Conv2D(64, 3, padding="same", activation="relu", name=f"t{i}")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    teacher = keras.Model(inp, layers.Dense(10)(x), name="big")
+    student = tiny["model"]
+    calib = tiny["data"]["train"][0][:20]
+    write_dataset(tmp_path / "data", tiny["data"], {"name": "tiny", "shape": [16, 16, 3], "num_classes": 10})
+    for name, model in (("teacher", teacher), ("student", student)):
+        save_keras(model, tmp_path / f"{name}.keras")
+        (tmp_path / f"{name}_int8.tflite").write_bytes(convert_int8(model, calib))
+    cmd = [sys.executable, str(REPO / "stages" / "speed.py"), "--data", str(tmp_path / "data"),
+           "--teacher", str(tmp_path / "teacher.keras"), "--student", str(tmp_path / "student.keras"),
+           "--teacher-tflite", str(tmp_path / "teacher_int8.tflite"),
+           "--student-tflite", str(tmp_path / "student_int8.tflite"), "--samples", "20",
+           "--metrics", str(tmp_path / "speed.json")]
+    proc = subprocess.run(cmd, cwd=REPO, env=tool_env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = json.loads((tmp_path / "speed.json").read_text())
+    # ~140x fewer MACs: faster even on a loaded machine.
+    assert m["speedup_float"] > 1.5 and m["speedup_int8"] > 1.5
+    assert m["speedup_int8"] == pytest.approx(m["teacher_int8_ms"] / m["student_int8_ms"], rel=0.01)
+    assert "student is" in proc.stdout
+
+
+def test_report_section_and_figure(tmp_path):
+    """The comparison table has one row per method that ran; on-device latency only where the
+    deployed model's sha256 matches; the speed sentence states the ratio."""
+    import json
+
+    from tinykd.compress.report import figure, section
+
+    (tmp_path / "compress").mkdir()
+    base = {"base_params": 20410, "base_float_accuracy": 0.9, "test_samples": 100, "float_tflite_gzip_bytes": 76000,
+            "float_accuracy": 0.9, "int8_loss": 0.3, "params": 20410, "nonzero_params": 20000,
+            "int8_weight_sparsity": 0.02, "weight_bytes": 20652, "arena_bytes": 10140, "macs": 101400}
+    rows = {"ptq": dict(base, int8_accuracy=0.89, gzip_bytes=21000, compression_factor=3.62, tflite_sha256="aa"),
+            "prune_structured": dict(base, int8_accuracy=0.85, gzip_bytes=11000, compression_factor=6.91,
+                                     tflite_sha256="bb", schedule="constant", prune_method="structured",
+                                     target_sparsity=0.5, begin_step=0, end_step=9, frequency=5, mask_updates=2,
+                                     channels={"conv": [12, 6]})}
+    for name, m in rows.items():
+        (tmp_path / "compress" / f"{name}.json").write_text(json.dumps(m))
+    assert section(tmp_path / "nowhere") == [] and figure(tmp_path / "nowhere") is None
+    (tmp_path / "device.json").write_text(json.dumps({"model_sha256": "aa", "latency_ms_at_80mhz": 1.25}))
+    (tmp_path / "speed.json").write_text(json.dumps({
+        "runtime": "LiteRT", "samples": 10, "speedup_float": 12.5, "speedup_int8": 8.0, "student_float_ms": 0.1,
+        "teacher_float_ms": 1.25, "student_int8_ms": 0.05, "teacher_int8_ms": 0.4}))
+    text = "\n".join(section(tmp_path))
+    lines = [line for line in text.splitlines() if line.startswith("| ") and "acc." not in line]
+    assert len(lines) == 2
+    assert lines[0].startswith("| PTQ (int8) | 90.00 % | 89.00 %") and lines[0].endswith("| 1.25 ms |")
+    assert "3.62x" in lines[0] and "6.91x" in lines[1] and lines[1].endswith("| not deployed |")
+    assert "conv 12->6" in text and "the student is 12.5x faster than the teacher" in text
+    assert figure(tmp_path) is not None

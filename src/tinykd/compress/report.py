@@ -44,7 +44,7 @@ def _latency(m: dict, device: dict | None) -> str:
 
 def table(rows: dict[str, dict], device: dict | None = None) -> list[str]:
     out = ["| method | float acc. | int8 acc. | int8 loss | params | non-zero params | int8 weight sparsity "
-           "| gzip size | compression | flash (weights) | RAM (arena) | MACs | latency on device (80 MHz) |",
+           "| gzip size | compression | flash (weights) | RAM (arena) | MACs | on-device latency (80 MHz) |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for method, m in rows.items():
         out.append(
