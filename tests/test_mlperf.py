@@ -373,6 +373,21 @@ def test_datasets_ic01_npz_and_image_folder(tmp_path):
     assert [(s.name, s.pixels, s.label) for s in got] == [("cat/a.png", imgs[0], 0)]
 
 
+def test_ic01_folder_round_trip_through_the_cli(tmp_path, capsys):
+    from tinykd.cli import main
+
+    x = np.stack([np.frombuffer(image(60 + i), np.uint8).reshape(32, 32, 3) for i in range(5)])
+    np.savez(tmp_path / "test.npz", x=x, y=np.array([3, 1, 4, 1, 5]))
+    assert main(["mlperf", "dataset", "--dataset", str(tmp_path / "test.npz"), "--limit", "4",
+                 "--out", str(tmp_path / "ic01")]) == 0
+    assert "wrote 4 images" in capsys.readouterr().out
+    back = load_samples(tmp_path / "ic01")
+    assert [(s.pixels, s.label) for s in back] == [(x[i].tobytes(), l) for i, l in enumerate([3, 1, 4, 1])]
+    assert (tmp_path / "ic01" / "y_labels.csv").read_text().splitlines()[0] == "img_00000_c3.bin,10,3"
+    assert main(["mlperf", "performance", "--dataset", str(tmp_path / "test.npz")]) == 1
+    assert "--port/--elf = None is not allowed" in capsys.readouterr().err
+
+
 def test_datasets_bad_input_is_named(tmp_path):
     (tmp_path / "ic01").mkdir()
     (tmp_path / "ic01" / "a.bin").write_bytes(b"\0" * 100)

@@ -2,6 +2,7 @@
 
   tinykd mlperf performance --elf build/firmware/tinykd.elf --dataset data/test.npz
   tinykd mlperf accuracy --port /dev/ttyACM0 --dataset ~/eembc/datasets/ic01 --tflite models/student_int8.tflite
+  tinykd mlperf dataset --dataset data/test.npz --out build/mlperf/ic01   # for the benchmark's runners
 
 The firmware must be built with `firmware.protocol: mlperf` (make PROTOCOL=mlperf).
 """
@@ -21,8 +22,10 @@ from . import runner
 def add_parser(sub) -> None:
     p = sub.add_parser("mlperf", help="MLPerf Tiny ic01 performance / accuracy run over the benchmark's UART protocol",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["performance", "accuracy"], help="benchmark mode")
-    where = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("mode", choices=["performance", "accuracy", "dataset"],
+                   help="benchmark mode, or `dataset`: write --dataset's first --limit images as an "
+                        "ic01 folder (y_labels.csv + .bin) for the MLPerf Tiny / EEMBC runners")
+    where = p.add_mutually_exclusive_group()
     where.add_argument("--port", help="serial port or pyserial URL of the board (e.g. /dev/ttyACM0, "
                                       "socket://127.0.0.1:4444 for a QEMU you started)")
     where.add_argument("--elf", help="firmware image (built with PROTOCOL=mlperf) to run on a QEMU "
@@ -33,7 +36,8 @@ def add_parser(sub) -> None:
     p.add_argument("--limit", type=int, default=200,
                    help="use the first N images, 0 = all [200, the size of the benchmark's ic01 "
                         "accuracy set]")
-    p.add_argument("--out", default=None, help="results folder [metrics/mlperf/<mode>]")
+    p.add_argument("--out", default=None,
+                   help="results folder [metrics/mlperf/<mode>; dataset: build/mlperf/ic01]")
     p.add_argument("--windows", type=int, default=5, help="performance windows [5]")
     p.add_argument("--iterations", type=int, default=20, help="timed inferences per window [20]")
     p.add_argument("--warmups", type=int, default=5, help="warm-up inferences per window [5]")
@@ -112,6 +116,15 @@ def _check_model(info: dict[str, str], tflite: str) -> None:
 def run(args) -> int:
     _check(args)
     samples = load_samples(args.dataset, args.limit or None)
+    if args.mode == "dataset":
+        from .datasets import write_ic01
+
+        out = write_ic01(samples, args.out or "build/mlperf/ic01")
+        print(f"wrote {len(samples)} images to {out} (y_labels.csv + .bin)")
+        return 0
+    if not args.port and not args.elf:
+        raise ParamError("--port/--elf", None, "a serial port or URL (--port) or a firmware image "
+                                               "to run on QEMU (--elf)")
     reference = None
     if args.tflite:
         from .reference import HostReference

@@ -109,3 +109,21 @@ def _from_image_folder(folder: Path, limit: int | None) -> list[Sample]:
             raise DataError(f"{f}: image of {rgb.shape[1]} x {rgb.shape[0]}; ic01 images are 32 x 32")
         samples.append(Sample(f"{f.parent.name}/{f.name}", rgb.tobytes(), label))
     return samples
+
+
+def write_ic01(samples: list[Sample], out_dir: str | Path, classes: int = 10) -> Path:
+    """Write samples as an ic01 dataset folder (one .bin of 3072 bytes each + y_labels.csv), the
+    layout the MLPerf Tiny / EEMBC runners read; replaced atomically."""
+    from ..atomic import atomic_dir
+
+    out = Path(out_dir)
+    with atomic_dir(out) as tmp:
+        rows = []
+        for i, s in enumerate(samples):
+            if s.label is None:
+                raise DataError(f"sample {s.name} has no label; ic01 y_labels.csv needs one per image")
+            name = f"img_{i:05d}_c{s.label}.bin"
+            (tmp / name).write_bytes(s.pixels)
+            rows.append(f"{name},{classes},{s.label}\n")
+        (tmp / "y_labels.csv").write_text("".join(rows))
+    return out
