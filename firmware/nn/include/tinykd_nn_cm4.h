@@ -3,6 +3,7 @@
 #ifndef TINYKD_NN_CM4_H
 #define TINYKD_NN_CM4_H
 
+#include "add_s8_cm4.h"
 #include "conv2d_1x1_s8_cm4.h"
 #include "conv2d_3x3_s8_cm4.h"
 #include "conv2d_s8_cm4.h"

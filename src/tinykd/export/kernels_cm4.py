@@ -10,6 +10,7 @@ the reference kernel is the fallback of every family):
   dilation, C_in) at priority 10; grouped convolutions stay on the reference kernel.
 - depthwise_conv2d: depth multiplier 1.
 - fully_connected: symmetric int8 weights (filter_offset 0, always the case for TFLite int8).
+- add: every ADD (per-input lookup tables on the stack, 2 KB; no arena scratch).
 """
 from __future__ import annotations
 
@@ -94,10 +95,14 @@ def _scratch_fc(layer) -> int:
     return units * RQ_ENTRY_BYTES + round4(depth) * 2
 
 
-def _cm4(family: str, stem: str, priority: int, accepts, scratch) -> KernelVariant:
+def _always(layer) -> bool:
+    return True
+
+
+def _cm4(family: str, stem: str, priority: int, accepts, scratch=None) -> KernelVariant:
+    extra = {"scratch": scratch, "scratch_function": f"tk_{stem}_scratch_size"} if scratch else {}
     return register(KernelVariant(family, f"tk_{stem}", f"{CM4_DIR}/{stem}.c", f"{stem}.h",
-                                  variant="cortex-m4", priority=priority, accepts=accepts, scratch=scratch,
-                                  scratch_function=f"tk_{stem}_scratch_size"))
+                                  variant="cortex-m4", priority=priority, accepts=accepts, **extra))
 
 
 CONV_1X1 = _cm4("conv2d", "conv2d_1x1_s8_cm4", 20, _accepts_conv_1x1, _scratch_conv_direct)
@@ -105,4 +110,5 @@ CONV_3X3 = _cm4("conv2d", "conv2d_3x3_s8_cm4", 20, _accepts_conv_3x3, _scratch_c
 CONV = _cm4("conv2d", "conv2d_s8_cm4", 10, _accepts_conv, _scratch_conv)
 DEPTHWISE = _cm4("depthwise_conv2d", "depthwise_conv2d_s8_cm4", 10, _accepts_dw, _scratch_dw)
 FULLY_CONNECTED = _cm4("fully_connected", "fully_connected_s8_cm4", 10, _accepts_fc, _scratch_fc)
-VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED)
+ADD = _cm4("add", "add_s8_cm4", 10, _always)
+VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED, ADD)

@@ -4,7 +4,6 @@
  * the requantization. Static buffers only: the same code runs bare metal. */
 #include "cm4_check.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "tinykd_nn.h"
@@ -13,7 +12,7 @@
 #define MAX_ACT 8192
 #define MAX_FILTER 20480
 #define MAX_CH 48
-#define MAX_SCRATCH 40960
+#define MAX_SCRATCH 24576
 
 static int8_t g_in[MAX_ACT];
 static int8_t g_filter[MAX_FILTER];
@@ -71,21 +70,55 @@ static void act_range(int32_t *lo, int32_t *hi)
     }
 }
 
+/* Tiny formatting (no stdio: the board build links without malloc). */
+static char *put_s(char *d, const char *s)
+{
+    while (*s) {
+        *d++ = *s++;
+    }
+    *d = 0;
+    return d;
+}
+
+static char *put_i(char *d, int32_t v)
+{
+    char tmp[12];
+    int n = 0;
+    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10u);
+        u /= 10u;
+    } while (u);
+    if (v < 0) {
+        *d++ = '-';
+    }
+    while (n) {
+        *d++ = tmp[--n];
+    }
+    *d = 0;
+    return d;
+}
+
 static void compare(const char *what, int32_t n, int32_t st, int32_t case_no)
 {
     char line[160];
     ++g_compared;
     if (st != TK_OK) {
         ++g_bad;
-        snprintf(line, sizeof line, "MISMATCH %s case %ld: status %ld", what, (long)case_no, (long)st);
+        char *d = put_s(line, "MISMATCH ");
+        d = put_i(put_s(put_s(d, what), " case "), case_no);
+        put_i(put_s(d, ": status "), st);
         g_emit(line);
         return;
     }
     for (int32_t i = 0; i < n; ++i) {
         if (g_out[i] != g_ref[i]) {
             ++g_bad;
-            snprintf(line, sizeof line, "MISMATCH %s case %ld element %ld: variant %d reference %d",
-                     what, (long)case_no, (long)i, g_out[i], g_ref[i]);
+            char *d = put_s(line, "MISMATCH ");
+            d = put_i(put_s(put_s(d, what), " case "), case_no);
+            d = put_i(put_s(d, " element "), i);
+            d = put_i(put_s(d, ": variant "), g_out[i]);
+            put_i(put_s(d, " reference "), g_ref[i]);
             g_emit(line);
             return;
         }
@@ -210,6 +243,37 @@ static void fc_case(int32_t case_no)
             case_no);
 }
 
+static void add_case(int32_t case_no)
+{
+    const int32_t size = range(1, 600);
+    int32_t size2 = size;
+    if (range(0, 3) == 0) { /* trailing broadcast: a divisor of size */
+        size2 = range(1, size);
+        while (size % size2 != 0) {
+            --size2;
+        }
+    }
+    tk_add_params p;
+    p.input1_offset = range(-127, 128);
+    p.input2_offset = range(-127, 128);
+    p.output_offset = range(-128, 127);
+    p.left_shift = range(0, 7) == 0 ? range(0, 20) : 20;
+    p.input1_multiplier = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+    p.input1_shift = range(-3, 0);
+    p.input2_multiplier = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+    p.input2_shift = range(-3, 0);
+    p.output_multiplier = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+    p.output_shift = range(0, 9) == 0 ? range(-30, 3) : range(-22, -12);
+    act_range(&p.act_min, &p.act_max);
+    fill_s8(g_in, size);
+    fill_s8(g_filter, size2);
+    if (tk_add_s8(&p, size, g_in, size2, g_filter, g_ref) != TK_OK) {
+        return;
+    }
+    memset(g_out, 0x5A, (size_t)size);
+    compare("add_s8_cm4", size, tk_add_s8_cm4(&p, size, g_in, size2, g_filter, g_out), case_no);
+}
+
 int32_t cm4_check_run(uint32_t seed, int32_t cases, cm4_emit_fn emit)
 {
     char line[120];
@@ -220,9 +284,11 @@ int32_t cm4_check_run(uint32_t seed, int32_t cases, cm4_emit_fn emit)
         conv_case(i);
         dw_case(i);
         fc_case(i);
+        add_case(i);
     }
-    snprintf(line, sizeof line, "CM4CHECK done cases=%ld compared=%ld mismatches=%ld", (long)cases,
-             (long)g_compared, (long)g_bad);
+    char *d = put_i(put_s(line, "CM4CHECK done cases="), cases);
+    d = put_i(put_s(d, " compared="), g_compared);
+    put_i(put_s(d, " mismatches="), g_bad);
     emit(line);
     return g_bad;
 }

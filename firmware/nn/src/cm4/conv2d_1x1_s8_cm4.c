@@ -21,7 +21,11 @@ static void gather(const void *vctx, int32_t p, int32_t *dst, int32_t stride)
     const int32_t b = p / (g->out_w * g->out_h);
     const int32_t iy = oy * g->params->stride_h, ix = ox * g->params->stride_w;
     const int8_t *src = g->input + ((b * g->in->h + iy) * g->in->w + ix) * in_c;
-    tk_cm4_expand(dst, stride, src, in_c / 4, g->offset2);
+    if (stride == 4) {  /* constant strides: fixed-offset stores */
+        tk_cm4_expand(dst, 4, src, in_c / 4, g->offset2);
+    } else {
+        tk_cm4_expand(dst, 2, src, in_c / 4, g->offset2);
+    }
 }
 
 int32_t tk_conv2d_1x1_s8_cm4_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims,

@@ -13,7 +13,7 @@ typedef struct {
     int32_t offset2;
 } gather_ctx;
 
-static void gather(const void *vctx, int32_t p, int32_t *dst, int32_t stride)
+TK_INLINE void gather_at(const void *vctx, int32_t p, int32_t *dst, const int32_t stride)
 {
     const gather_ctx *g = (const gather_ctx *)vctx;
     const int32_t in_h = g->in->h, in_w = g->in->w, in_c = g->in->c;
@@ -43,6 +43,16 @@ static void gather(const void *vctx, int32_t p, int32_t *dst, int32_t stride)
                 dst = tk_cm4_expand(dst, stride, row + kx * in_c, cg, g->offset2);
             }
         }
+    }
+}
+
+/* stride is a constant in each branch, so stores become STRD with fixed offsets */
+static void gather(const void *vctx, int32_t p, int32_t *dst, int32_t stride)
+{
+    if (stride == 4) {
+        gather_at(vctx, p, dst, 4);
+    } else {
+        gather_at(vctx, p, dst, 2);
     }
 }
 

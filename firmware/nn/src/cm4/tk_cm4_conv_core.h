@@ -240,10 +240,12 @@ TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, int32_t o0
             TK_CM4_MM22_STEP(w, c);
             TK_CM4_MM22_STEP(w, c);
         }
-        out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], a00);
-        out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], a01);
-        out[1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[1], a10);
-        out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[1], a11);
+        /* local copies: the int8 stores below cannot alias them, so no reloads */
+        const tk_cm4_rq q0 = q[0], q1 = q[1];
+        out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a00);
+        out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a01);
+        out[1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a10);
+        out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a11);
         out += 2;
         q += 2;
     }
