@@ -3,7 +3,7 @@
 
 rule report:
     input:
-        code("stages/report.py", "src/tinykd/report", "src/tinykd/sweep_report.py"),
+        code("stages/report.py", "src/tinykd/report", "src/tinykd/sweep_report.py", "src/tinykd/compress/report.py"),
         expand("metrics/{name}.json", name=["teacher", "baseline", "distill", "quantize_teacher", "quantize_baseline",
                                             "quantize_student", "footprint", "firmware", "device"]),
         "plots/device",
