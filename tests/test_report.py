@@ -88,8 +88,17 @@ def test_report_stage_is_reproducible(trained_project, tool_env, tmp_path):
 @pytest.mark.slow
 def test_dvc_plots_show_renders_declared_plots(trained_project, tool_env, tmp_path):
     proj = trained_project
-    tp.run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], proj, tool_env)
-    html = (tmp_path / "plots" / "index.html").read_text()
-    assert "dvclive/distill/plots/metrics" in html and "reports/accuracy.png" in html
+    shown = json.loads(tp.run(["dvc", "plots", "show", "--json"], proj, tool_env).stdout)
+    data = shown["data"]
+    assert data["dvclive/distill/plots/metrics/train/accuracy.tsv"][0]["type"] == "vega"
+    for fig in ("accuracy", "training_curves"):
+        assert data[f"reports/{fig}.png"][0]["type"] == "image"
+    # Only the optional sweep figures may be missing (no sweep has run in this project yet).
+    assert {e["name"] for e in shown.get("errors") or []} <= {"sweeps/accuracy_vs_T.png", "sweeps/heatmap.png"}
     if tp.have_device_tools():
-        assert "plots/device/confusion.csv" in html and "reports/confusion_matrix.png" in html
+        confusion = data["plots/device/confusion.csv"][0]["content"]
+        assert len(confusion["data"]["values"]) == _json(proj / "metrics" / "device.json")["samples"]
+        assert data["reports/confusion_matrix.png"][0]["type"] == "image"
+    tp.run(["dvc", "plots", "show", "-o", str(tmp_path / "html")], proj, tool_env)
+    html = (tmp_path / "html" / "index.html").read_text()
+    assert "reports_accuracy_png" in html and "dvclive/distill/plots/metrics" in html
