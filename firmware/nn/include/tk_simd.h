@@ -56,6 +56,20 @@ TK_INLINE void tk_ld2_ia(const int32_t **p, int32_t *a, int32_t *b)
 #endif
 }
 
+/** Macro form of tk_ld2_ia writing a, b directly (they may be register-pinned variables). */
+#if TK_SIMD_DSP
+#define TK_LD2_IA(p, a, b) __asm__ volatile("ldrd %0, %1, [%2], #8" : "=r"(a), "=r"(b), "+r"(p) : : "memory")
+#define TK_PIN(reg) __asm__(reg)
+#else
+#define TK_LD2_IA(p, a, b) \
+    do {                   \
+        (a) = (p)[0];      \
+        (b) = (p)[1];      \
+        (p) += 2;          \
+    } while (0)
+#define TK_PIN(reg)
+#endif
+
 /** Four consecutive words from a 4-byte aligned *p (one LDM), advancing *p by 16 bytes. */
 #if TK_SIMD_DSP
 /* LDM needs ascending register numbers: pin the destinations to r4..r7. */
@@ -82,6 +96,30 @@ TK_INLINE void tk_ld2_ia(const int32_t **p, int32_t *a, int32_t *b)
         (c) = (p)[2];            \
         (d) = (p)[3];            \
         (p) += 4;                \
+    } while (0)
+#endif
+
+/** x = *(int32_t *)p (any alignment, LDR), p += 4 bytes. */
+#if TK_SIMD_DSP
+#define TK_LDR_IA(p, x) __asm__ volatile("ldr %0, [%1], #4" : "=r"(x), "+r"(p) : : "memory")
+#else
+#define TK_LDR_IA(p, x)                   \
+    do {                                  \
+        __builtin_memcpy(&(x), (p), 4);   \
+        (p) += 4;                         \
+    } while (0)
+#endif
+
+/** Store words a, b at the int32_t pointer p (STRD), then advance p by BYTES (a literal). */
+#if TK_SIMD_DSP
+#define TK_STRD_IA(p, a, b, BYTES) \
+    __asm__ volatile("strd %1, %2, [%0], #" #BYTES : "+r"(p) : "r"(a), "r"(b) : "memory")
+#else
+#define TK_STRD_IA(p, a, b, BYTES)     \
+    do {                               \
+        (p)[0] = (a);                  \
+        (p)[1] = (b);                  \
+        (p) += (BYTES) / 4;            \
     } while (0)
 #endif
 

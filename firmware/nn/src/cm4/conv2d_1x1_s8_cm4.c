@@ -12,7 +12,7 @@ typedef struct {
     int32_t offset2;
 } gather_ctx;
 
-static void gather(const void *vctx, int32_t p, int32_t *dst, int32_t stride)
+static void gather_1x1(const void *vctx, int32_t p, int32_t *dst, int32_t stride)
 {
     const gather_ctx *g = (const gather_ctx *)vctx;
     const int32_t in_c = g->in->c;
@@ -56,6 +56,6 @@ tk_status tk_conv2d_1x1_s8_cm4(const tk_conv_params *params, const tk_channel_qu
     (void)tk_cm4_conv_setup(&g, params, quant, filter_dims, filter, bias, output_dims, output, scratch);
     gather_ctx ctx = {params, input_dims, output_dims->h, output_dims->w, input,
                       tk_cm4_offset2(params->input_offset)};
-    tk_cm4_gemm_run(&g, gather, &ctx);
+    tk_cm4_gemm_run(&g, gather_1x1, &ctx);
     return TK_OK;
 }

@@ -47,7 +47,7 @@ TK_INLINE void gather_at(const void *vctx, int32_t p, int32_t *dst, const int32_
 }
 
 /* stride is a constant in each branch, so stores become STRD with fixed offsets */
-static void gather(const void *vctx, int32_t p, int32_t *dst, int32_t stride)
+static void gather_3x3(const void *vctx, int32_t p, int32_t *dst, int32_t stride)
 {
     if (stride == 4) {
         gather_at(vctx, p, dst, 4);
@@ -82,6 +82,6 @@ tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_qu
     (void)tk_cm4_conv_setup(&g, params, quant, filter_dims, filter, bias, output_dims, output, scratch);
     gather_ctx ctx = {params, input_dims, output_dims->h, output_dims->w, input,
                       tk_cm4_offset2(params->input_offset)};
-    tk_cm4_gemm_run(&g, gather, &ctx);
+    tk_cm4_gemm_run(&g, gather_3x3, &ctx);
     return TK_OK;
 }

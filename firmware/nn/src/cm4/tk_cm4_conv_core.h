@@ -1,6 +1,7 @@
 /*
  * Shared machinery of the Cortex-M4 convolution variants (internal to firmware/nn/src/cm4):
- * im2col GEMM on int16 pairs with SMLAD, 2 output channels x 2 output pixels per inner loop.
+ * im2col GEMM on int16 pairs with SMLAD, 3 output channels x 2 output pixels per block
+ * (2 x 2 and 1 x 2 for the last channels of a chunk).
  *
  * Data layout (all int16 pairs, "reordered" as SXTB16 produces them): a group of 4
  * consecutive reduction elements k..k+3 of one operand becomes two words
@@ -8,11 +9,13 @@
  * and SMLAD(even_w, even_x) + SMLAD(odd_w, odd_x) is the 4-element dot product, so
  * neither operand ever needs un-shuffling. The reduction length K = K_h*K_w*C_in is
  * padded to K4 (multiple of 4) with zeros.
- *   - weights of a channel pair, per group: [even(o), odd(o), even(o+1), odd(o+1)]
- *     (a trailing single channel: [even, odd]); expanded once per call (per channel chunk);
+ *   - weights in blocks of 3 channels (tk_cm4_block(): pairs for a remainder of 4 or 2, a
+ *     single channel for 1), per group [even(o), odd(o), even(o+1), odd(o+1), ...];
+ *     expanded once per call (per channel chunk);
  *   - im2col of a pixel pair, per group: [even(p), odd(p), even(p+1), odd(p+1)]
  *     (a trailing single pixel: [even, odd]), input_offset already added.
- * One LDM then feeds 4 SMLADs of a 2x2 block and one LDRD the other operand.
+ * One LDM brings a group of the pixel pair, each LDRD a group of one channel, which then
+ * feeds 4 SMLADs: 16 instructions per 24 multiply-accumulates in a 3 x 2 block.
  *
  * Requantization: tk_cm4_requant.h.
  */
@@ -65,28 +68,55 @@ TK_INLINE int32_t tk_cm4_conv_scratch(int32_t out_c, int32_t k, int32_t extra)
  * Expand `groups` groups of 4 int8 (src, any alignment) into even/odd int16 pairs with
  * `offset2` = [offset, offset] added, writing 2 words per group every `stride` words.
  */
+/* Expansion loops with the destination stride as a literal (16 bytes: one pixel of a pair,
+ * 8 bytes: a single pixel), so each group is LDR, 2 SXTAB16, one post-indexed STRD. */
+#define TK_CM4_EXPAND_BODY(BYTES)                         \
+    const int8_t *end = src + 4 * groups;                 \
+    int32_t x_, y_;                                       \
+    if (groups & 1) {                                     \
+        TK_LDR_IA(src, x_);                               \
+        TK_STRD_IA(dst, tk_sxtab16(offset2, x_), tk_sxtab16_ror8(offset2, x_), BYTES); \
+    }                                                     \
+    while (src != end) {                                  \
+        TK_LDR_IA(src, x_);                               \
+        TK_LDR_IA(src, y_);                               \
+        TK_STRD_IA(dst, tk_sxtab16(offset2, x_), tk_sxtab16_ror8(offset2, x_), BYTES); \
+        TK_STRD_IA(dst, tk_sxtab16(offset2, y_), tk_sxtab16_ror8(offset2, y_), BYTES); \
+    }                                                     \
+    return dst;
+
+TK_INLINE int32_t *tk_cm4_expand_s4(int32_t *dst, const int8_t *src, int32_t groups, int32_t offset2)
+{
+    TK_CM4_EXPAND_BODY(16)
+}
+
+TK_INLINE int32_t *tk_cm4_expand_s6(int32_t *dst, const int8_t *src, int32_t groups, int32_t offset2)
+{
+    TK_CM4_EXPAND_BODY(24)
+}
+
+TK_INLINE int32_t *tk_cm4_expand_s2(int32_t *dst, const int8_t *src, int32_t groups, int32_t offset2)
+{
+    TK_CM4_EXPAND_BODY(8)
+}
+
+/**
+ * Expand `groups` groups of 4 int8 (src, any alignment) into even/odd int16 pairs with
+ * `offset2` = [offset, offset] added, writing 2 words per group every `stride` words
+ * (6, 4 or 2).
+ */
 TK_INLINE int32_t *tk_cm4_expand(int32_t *dst, int32_t stride, const int8_t *src, int32_t groups,
                                  int32_t offset2)
 {
-    const int8_t *end = src + 4 * groups;
-    if (groups & 1) {
-        const int32_t x = tk_read_s8x4(src);
-        src += 4;
-        dst[0] = tk_sxtab16(offset2, x);
-        dst[1] = tk_sxtab16_ror8(offset2, x);
-        dst += stride;
-    }
-    while (src != end) {
-        const int32_t x = tk_read_s8x4(src), y = tk_read_s8x4(src + 4);
-        src += 8;
-        dst[0] = tk_sxtab16(offset2, x);
-        dst[1] = tk_sxtab16_ror8(offset2, x);
-        dst += stride;
-        dst[0] = tk_sxtab16(offset2, y);
-        dst[1] = tk_sxtab16_ror8(offset2, y);
-        dst += stride;
-    }
-    return dst;
+    return stride == 4 ? tk_cm4_expand_s4(dst, src, groups, offset2)
+           : stride == 6 ? tk_cm4_expand_s6(dst, src, groups, offset2)
+                         : tk_cm4_expand_s2(dst, src, groups, offset2);
+}
+
+/** Channels in the next weight block when `rest` remain: triples, pairs for 4 and 2. */
+TK_INLINE int32_t tk_cm4_block(int32_t rest)
+{
+    return rest == 4 || rest == 2 ? 2 : (rest == 1 ? 1 : 3);
 }
 
 /** Write `groups` zero groups (2 words each, every `stride` words). */
@@ -109,10 +139,10 @@ static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, 
 {
     const int32_t full = k / 4;
     const int32_t groups = k4 / 4;
-    for (int32_t j = 0; j < count; j += 2) {
-        const int32_t pair = j + 1 < count;
-        const int32_t stride = pair ? 4 : 2;
-        for (int32_t c = 0; c <= pair; ++c) {
+    for (int32_t j = 0; j < count;) {
+        const int32_t nb = tk_cm4_block(count - j);
+        const int32_t stride = 2 * nb;
+        for (int32_t c = 0; c < nb; ++c) {
             const int8_t *row = filter + (o0 + j + c) * k;
             int32_t *d = tk_cm4_expand(dst + 2 * c, stride, row, full, 0);
             if (groups > full) {  /* the last partial group, zero-padded */
@@ -124,6 +154,7 @@ static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, 
             }
         }
         dst += groups * stride;
+        j += nb;
     }
 }
 
@@ -146,6 +177,93 @@ static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, 
         a10 = tk_smlad(wo_, c0o_, a10);       \
         a11 = tk_smlad(wo_, c1o_, a11);       \
     } while (0)
+
+/* One group of a 3 channel x 2 pixel block: one LDM (pixel pair), three LDRD (channels),
+ * 12 SMLAD: 16 instructions for 24 multiply-accumulates. */
+#define TK_CM4_MM32_STEP                                                                      \
+    do {                                                                                      \
+        int32_t c0e_, c0o_, c1e_, c1o_;                                                       \
+        TK_LD4_IA(c, c0e_, c0o_, c1e_, c1o_);                                                 \
+        TK_LD2_IA(w, we, wo);                                                                 \
+        a00 = tk_smlad(we, c0e_, a00);                                                        \
+        a01 = tk_smlad(we, c1e_, a01);                                                        \
+        a00 = tk_smlad(wo, c0o_, a00);                                                        \
+        a01 = tk_smlad(wo, c1o_, a01);                                                        \
+        TK_LD2_IA(w, we, wo);                                                                 \
+        a10 = tk_smlad(we, c0e_, a10);                                                        \
+        a11 = tk_smlad(we, c1e_, a11);                                                        \
+        a10 = tk_smlad(wo, c0o_, a10);                                                        \
+        a11 = tk_smlad(wo, c1o_, a11);                                                        \
+        TK_LD2_IA(w, we, wo);                                                                 \
+        a20 = tk_smlad(we, c0e_, a20);                                                        \
+        a21 = tk_smlad(we, c1e_, a21);                                                        \
+        a20 = tk_smlad(wo, c0o_, a20);                                                        \
+        a21 = tk_smlad(wo, c1o_, a21);                                                        \
+    } while (0)
+#define TK_CM4_C(n) case n: TK_CM4_MM32_STEP; __attribute__((fallthrough));
+
+/* Groups per straight-line block of tk_cm4_mm32 (its code: ~64 bytes per group). */
+#define TK_CM4_MM32_UNROLL 64
+
+/**
+ * 3 channels (triple layout) x 2 pixels (pair layout). acc: in/out [ch0 px0, ch0 px1,
+ * ch1 px0, ch1 px1, ch2 px0, ch2 px1]. The reduction is straight-line code entered at the
+ * right depth (a switch falling through, up to TK_CM4_MM32_UNROLL groups per block): no
+ * loop counter, which leaves the 14 allocatable registers to 6 accumulators, 2 pointers
+ * and 6 operands.
+ */
+__attribute__((noinline)) static void tk_cm4_mm32(const int32_t *w, const int32_t *c, int32_t groups,
+                                                  int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3], a20 = acc[4], a21 = acc[5];
+    register int32_t we TK_PIN("r10");
+    register int32_t wo TK_PIN("r11");
+    while (groups > 0) {
+        const int32_t n = groups > TK_CM4_MM32_UNROLL ? TK_CM4_MM32_UNROLL : groups;
+        groups -= n;
+        switch (n) {
+            TK_CM4_C(64) TK_CM4_C(63) TK_CM4_C(62) TK_CM4_C(61) TK_CM4_C(60) TK_CM4_C(59) TK_CM4_C(58)
+            TK_CM4_C(57) TK_CM4_C(56) TK_CM4_C(55) TK_CM4_C(54) TK_CM4_C(53) TK_CM4_C(52) TK_CM4_C(51)
+            TK_CM4_C(50) TK_CM4_C(49) TK_CM4_C(48) TK_CM4_C(47) TK_CM4_C(46) TK_CM4_C(45) TK_CM4_C(44)
+            TK_CM4_C(43) TK_CM4_C(42) TK_CM4_C(41) TK_CM4_C(40) TK_CM4_C(39) TK_CM4_C(38) TK_CM4_C(37)
+            TK_CM4_C(36) TK_CM4_C(35) TK_CM4_C(34) TK_CM4_C(33) TK_CM4_C(32) TK_CM4_C(31) TK_CM4_C(30)
+            TK_CM4_C(29) TK_CM4_C(28) TK_CM4_C(27) TK_CM4_C(26) TK_CM4_C(25) TK_CM4_C(24) TK_CM4_C(23)
+            TK_CM4_C(22) TK_CM4_C(21) TK_CM4_C(20) TK_CM4_C(19) TK_CM4_C(18) TK_CM4_C(17) TK_CM4_C(16)
+            TK_CM4_C(15) TK_CM4_C(14) TK_CM4_C(13) TK_CM4_C(12) TK_CM4_C(11) TK_CM4_C(10) TK_CM4_C(9)
+            TK_CM4_C(8) TK_CM4_C(7) TK_CM4_C(6) TK_CM4_C(5) TK_CM4_C(4) TK_CM4_C(3) TK_CM4_C(2)
+            TK_CM4_C(1)
+        default:
+            break;
+        }
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+    acc[4] = a20;
+    acc[5] = a21;
+}
+#undef TK_CM4_C
+
+/** 3 channels (triple layout) x 1 pixel (single layout). acc: [ch0, ch1, ch2]. */
+__attribute__((noinline)) static void tk_cm4_mm31(const int32_t *w, const int32_t *c, int32_t groups,
+                                                  int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2];
+    for (int32_t g = 0; g < groups; ++g) {
+        int32_t ce, co, we, wo;
+        tk_ld2_ia(&c, &ce, &co);
+        tk_ld2_ia(&w, &we, &wo);
+        a0 = tk_smlad(wo, co, tk_smlad(we, ce, a0));
+        tk_ld2_ia(&w, &we, &wo);
+        a1 = tk_smlad(wo, co, tk_smlad(we, ce, a1));
+        tk_ld2_ia(&w, &we, &wo);
+        a2 = tk_smlad(wo, co, tk_smlad(we, ce, a2));
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+}
 
 /** 2 channels (pair layout) x 1 pixel (single layout). acc: [ch0, ch1]. */
 __attribute__((noinline)) static void tk_cm4_mm21(const int32_t *w, const int32_t *c, int32_t groups,
@@ -227,33 +345,47 @@ TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, int32_t o0
     const int32_t groups = g->groups, oc = g->out_c;
     const tk_cm4_rq *q = g->os.rq + o0;
     const int32_t *w = g->wbuf;
-    int32_t j = 0;
-    for (; j + 1 < count; j += 2) {
-        int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias;
-        const int32_t *c = g->cbuf;
-        for (int32_t r = groups & 3; r > 0; --r) {
-            TK_CM4_MM22_STEP(w, c);
+    for (int32_t j = 0; j < count;) {
+        const int32_t nb = tk_cm4_block(count - j);
+        if (nb == 3) {
+            int32_t acc[6] = {q[0].bias, q[0].bias, q[1].bias, q[1].bias, q[2].bias, q[2].bias};
+            tk_cm4_mm32(w, g->cbuf, groups, acc);
+            /* local copies: the int8 stores below cannot alias them, so no reloads */
+            const tk_cm4_rq q0 = q[0], q1 = q[1], q2 = q[2];
+            out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, acc[0]);
+            out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, acc[1]);
+            out[1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, acc[2]);
+            out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, acc[3]);
+            out[2] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q2, acc[4]);
+            out[oc + 2] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q2, acc[5]);
+        } else if (nb == 2) {
+            int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias;
+            const int32_t *c = g->cbuf;
+            const int32_t *wp = w;
+            for (int32_t r = groups & 3; r > 0; --r) {
+                TK_CM4_MM22_STEP(wp, c);
+            }
+            for (int32_t r = groups >> 2; r > 0; --r) {
+                TK_CM4_MM22_STEP(wp, c);
+                TK_CM4_MM22_STEP(wp, c);
+                TK_CM4_MM22_STEP(wp, c);
+                TK_CM4_MM22_STEP(wp, c);
+            }
+            const tk_cm4_rq q0 = q[0], q1 = q[1];
+            out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a00);
+            out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a01);
+            out[1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a10);
+            out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a11);
+        } else {
+            int32_t acc[2] = {q[0].bias, q[0].bias};
+            tk_cm4_mm12(w, g->cbuf, groups, acc);
+            out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[0]);
+            out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[1]);
         }
-        for (int32_t r = groups >> 2; r > 0; --r) {
-            TK_CM4_MM22_STEP(w, c);
-            TK_CM4_MM22_STEP(w, c);
-            TK_CM4_MM22_STEP(w, c);
-            TK_CM4_MM22_STEP(w, c);
-        }
-        /* local copies: the int8 stores below cannot alias them, so no reloads */
-        const tk_cm4_rq q0 = q[0], q1 = q[1];
-        out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a00);
-        out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a01);
-        out[1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a10);
-        out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a11);
-        out += 2;
-        q += 2;
-    }
-    if (j < count) {
-        int32_t acc[2] = {q[0].bias, q[0].bias};
-        tk_cm4_mm12(w, g->cbuf, groups, acc);
-        out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[0]);
-        out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[1]);
+        w += groups * 2 * nb;
+        out += nb;
+        q += nb;
+        j += nb;
     }
 }
 
@@ -280,16 +412,21 @@ static void tk_cm4_single_pixel(const tk_cm4_gemm *g, int32_t o0, int32_t count,
 {
     const tk_cm4_rq *q = g->os.rq + o0;
     const int32_t *w = g->wbuf;
-    int32_t j = 0;
-    for (; j + 1 < count; j += 2) {
-        int32_t acc[2] = {q[j].bias, q[j + 1].bias};
-        tk_cm4_mm21(w, g->cbuf, g->groups, acc);
-        w += g->groups * 4;
-        out[j] = (int8_t)tk_cm4_requant(&g->os, &q[j], acc[0]);
-        out[j + 1] = (int8_t)tk_cm4_requant(&g->os, &q[j + 1], acc[1]);
-    }
-    if (j < count) {
-        out[j] = (int8_t)tk_cm4_requant(&g->os, &q[j], tk_cm4_mm11(w, g->cbuf, g->groups, q[j].bias));
+    for (int32_t j = 0; j < count;) {
+        const int32_t nb = tk_cm4_block(count - j);
+        int32_t acc[3] = {q[j].bias, nb > 1 ? q[j + 1].bias : 0, nb > 2 ? q[j + 2].bias : 0};
+        if (nb == 3) {
+            tk_cm4_mm31(w, g->cbuf, g->groups, acc);
+        } else if (nb == 2) {
+            tk_cm4_mm21(w, g->cbuf, g->groups, acc);
+        } else {
+            acc[0] = tk_cm4_mm11(w, g->cbuf, g->groups, acc[0]);
+        }
+        for (int32_t c = 0; c < nb; ++c) {
+            out[j + c] = (int8_t)tk_cm4_requant(&g->os, &q[j + c], acc[c]);
+        }
+        w += g->groups * 2 * nb;
+        j += nb;
     }
 }
 
