@@ -160,3 +160,26 @@ def test_snakemake_sweep_2x2(trained_project, tool_env):
     # The grid reused the pipeline's teacher instead of training its own.
     assert teacher.read_bytes() == teacher_bytes and teacher.stat().st_mtime_ns == teacher_mtime
     assert not os.path.exists(proj / "logs" / "teacher.log")
+
+
+def test_derive_params_and_point_folders(tmp_path):
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    point = tmp_path / "grid" / "T4-a0.5"
+    sweep.derive_params(repo / "params.yaml", ["kd.temperature=4", "kd.alpha=0.5"], point / "params.yaml")
+    derived = yaml.safe_load((point / "params.yaml").read_text())
+    shipped = yaml.safe_load((repo / "params.yaml").read_text())
+    assert derived["kd"]["temperature"] == 4 and derived["kd"]["alpha"] == 0.5
+    assert {k: v for k, v in derived.items() if k != "kd"} == {k: v for k, v in shipped.items() if k != "kd"}
+    with pytest.raises(ParamError, match="kd.alpha"):
+        sweep.derive_params(repo / "params.yaml", ["kd.alpha=7"], tmp_path / "bad.yaml")
+    with pytest.raises(ParamError, match="key=value"):
+        sweep.derive_params(repo / "params.yaml", ["kd.alpha"], tmp_path / "bad.yaml")
+    assert not (tmp_path / "bad.yaml").exists()
+    (point / "distill.json").write_text(json.dumps({"test_accuracy": 0.75}))
+    (point / "quantize.json").write_text(json.dumps({"int8_accuracy": 0.74}))
+    (tmp_path / "baseline.json").write_text(json.dumps({"test_accuracy": 0.7}))
+    rows = sweep.rows_from_point_dirs(tmp_path / "grid", baseline_metrics=tmp_path / "baseline.json")
+    assert [r.as_dict()["student_accuracy"] for r in rows] == [0.75]
+    assert rows[0].as_dict()["baseline_accuracy"] == 0.7 and rows[0].params["temperature"] == 4
