@@ -206,16 +206,17 @@ static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, 
 #define TK_CM4_MM32_UNROLL 64
 
 /**
- * 3 channels (triple layout) x 2 pixels (pair layout). acc: in/out [ch0 px0, ch0 px1,
- * ch1 px0, ch1 px1, ch2 px0, ch2 px1]. The reduction is straight-line code entered at the
+ * 3 channels (triple layout, table entries q[0..2]) x 2 pixels (pair layout), requantized
+ * and stored at out[0..2] (pixel p) and out[oc..oc+2] (pixel p+1). The reduction is straight-line code entered at the
  * right depth (a switch falling through, up to TK_CM4_MM32_UNROLL groups per block): no
  * loop counter, which leaves the 14 allocatable registers to 6 accumulators, 2 pointers
  * and 6 operands.
  */
-__attribute__((noinline)) static void tk_cm4_mm32(const int32_t *w, const int32_t *c, int32_t groups,
-                                                  int32_t *acc)
+__attribute__((noinline)) static void tk_cm4_block32(const int32_t *w, const int32_t *c, int32_t groups,
+                                                     const tk_cm4_rq *q, const tk_cm4_out *os, int8_t *out,
+                                                     int32_t oc)
 {
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3], a20 = acc[4], a21 = acc[5];
+    int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias, a20 = q[2].bias, a21 = q[2].bias;
     register int32_t we TK_PIN("r10");
     register int32_t wo TK_PIN("r11");
     while (groups > 0) {
@@ -236,12 +237,31 @@ __attribute__((noinline)) static void tk_cm4_mm32(const int32_t *w, const int32_
             break;
         }
     }
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a10;
-    acc[3] = a11;
-    acc[4] = a20;
-    acc[5] = a21;
+    /* requantize straight from the accumulator registers, all six before the first int8
+     * store (which could alias the table and force reloads) */
+#define TK_CM4_STORE6(mode)                                               \
+    do {                                                                  \
+        const int32_t r00 = tk_cm4_rq_apply(os, mode, &q[0], a00);        \
+        const int32_t r01 = tk_cm4_rq_apply(os, mode, &q[0], a01);        \
+        const int32_t r10 = tk_cm4_rq_apply(os, mode, &q[1], a10);        \
+        const int32_t r11 = tk_cm4_rq_apply(os, mode, &q[1], a11);        \
+        const int32_t r20 = tk_cm4_rq_apply(os, mode, &q[2], a20);        \
+        const int32_t r21 = tk_cm4_rq_apply(os, mode, &q[2], a21);        \
+        out[0] = (int8_t)r00;                                             \
+        out[1] = (int8_t)r10;                                             \
+        out[2] = (int8_t)r20;                                             \
+        out[oc] = (int8_t)r01;                                            \
+        out[oc + 1] = (int8_t)r11;                                        \
+        out[oc + 2] = (int8_t)r21;                                        \
+    } while (0)
+    if (os->mode == TK_CM4_RQ_SAT) {
+        TK_CM4_STORE6(TK_CM4_RQ_SAT);
+    } else if (os->mode == TK_CM4_RQ_CLAMP) {
+        TK_CM4_STORE6(TK_CM4_RQ_CLAMP);
+    } else {
+        TK_CM4_STORE6(TK_CM4_RQ_EXACT);
+    }
+#undef TK_CM4_STORE6
 }
 #undef TK_CM4_C
 
@@ -348,16 +368,7 @@ TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, int32_t o0
     for (int32_t j = 0; j < count;) {
         const int32_t nb = tk_cm4_block(count - j);
         if (nb == 3) {
-            int32_t acc[6] = {q[0].bias, q[0].bias, q[1].bias, q[1].bias, q[2].bias, q[2].bias};
-            tk_cm4_mm32(w, g->cbuf, groups, acc);
-            /* local copies: the int8 stores below cannot alias them, so no reloads */
-            const tk_cm4_rq q0 = q[0], q1 = q[1], q2 = q[2];
-            out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, acc[0]);
-            out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, acc[1]);
-            out[1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, acc[2]);
-            out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, acc[3]);
-            out[2] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q2, acc[4]);
-            out[oc + 2] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q2, acc[5]);
+            tk_cm4_block32(w, g->cbuf, groups, q, &g->os, out, oc);
         } else if (nb == 2) {
             int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias;
             const int32_t *c = g->cbuf;
