@@ -17,7 +17,7 @@ from __future__ import annotations
 from .kernels import NN_DIR, KernelVariant, register
 
 CM4_DIR = f"{NN_DIR}/src/cm4"
-WEIGHT_BUDGET = 32768      # TK_CM4_WEIGHT_BUDGET in tk_cm4_conv_core.h
+WEIGHT_BUDGET = 16384      # TK_CM4_WEIGHT_BUDGET in tk_cm4_conv_core.h
 RQ_ENTRY_BYTES = 24        # sizeof(tk_cm4_rq) in tk_cm4_requant.h
 
 

@@ -31,7 +31,7 @@
 
 /* Bytes of expanded weights kept per channel chunk; the chunk size is derived from it
  * (tinykd/export/kernels_cm4.py mirrors this arithmetic for the arena planner). */
-#define TK_CM4_WEIGHT_BUDGET 32768
+#define TK_CM4_WEIGHT_BUDGET 16384
 
 TK_INLINE int32_t tk_cm4_round4(int32_t k)
 {
