@@ -36,6 +36,7 @@ uint32_t inference_layer_ticks(uint32_t i)
 
 int inference_run(const int8_t *input, int8_t *output, uint32_t *ticks)
 {
+    board_measure_begin();
     uint32_t start = board_ticks();
     int status = tinykd_model_invoke(input, output);
     *ticks = board_ticks() - start;

@@ -15,7 +15,8 @@ static volatile uint32_t rx_head; /* written by the interrupt only */
 static volatile uint32_t rx_tail; /* written by the main loop only */
 static volatile uint32_t rx_overruns;
 
-static volatile uint32_t systick_wraps;
+static volatile uint32_t systick_wraps;      /* since SysTick was last anchored */
+static uint32_t systick_base;                /* ticks counted before that anchor */
 static enum board_timer timer_in_use;
 
 static void clock_init(void)
@@ -95,24 +96,52 @@ uint32_t board_core_hz(void) { return CORE_HZ; }
 
 enum board_timer board_timer(void) { return timer_in_use; }
 
-static uint32_t systick_ticks(void)
+/* Ticks since SysTick was anchored (a write to CVR). After the write the counter reads 0 for
+ * one tick, then RVR, RVR-1, ..., 1, then 0 again as the wrap is signalled: with RVR = 2^24-1
+ * that is (2^24 - CVR) mod 2^24 ticks into the current wrap. Interrupts must be off. */
+static uint32_t systick_elapsed(void)
 {
-    /* A wrap between reading the wrap count and the counter would lose 2^24 ticks: read both
-     * with interrupts off and account for a wrap that is pending but not yet serviced. */
-    cpu_irq_disable();
+    /* A wrap between reading the wrap count and the counter would lose 2^24 ticks: account
+     * for a wrap that is pending but not yet serviced, and read the counter after it. */
     uint32_t wraps = systick_wraps;
     uint32_t value = SYST_CVR;
     if (SCB_ICSR & SCB_ICSR_PENDSTSET) {
         wraps++;
         value = SYST_CVR;
     }
+    return (wraps << 24) + ((0x01000000u - value) & 0x00FFFFFFu);
+}
+
+static uint32_t systick_ticks(void)
+{
+    cpu_irq_disable();
+    uint32_t ticks = systick_base + systick_elapsed();
     cpu_irq_enable();
-    return (wraps << 24) | (0x00FFFFFFu - value);
+    return ticks;
 }
 
 uint32_t board_ticks(void)
 {
     return timer_in_use == BOARD_TIMER_DWT ? DWT_CYCCNT : systick_ticks();
+}
+
+void board_measure_begin(void)
+{
+    if (timer_in_use != BOARD_TIMER_SYSTICK) {
+        return; /* the DWT counts every cycle: there is no tick phase to lose */
+    }
+    /* The tick grid runs from the last CVR write (QEMU's ptimer takes "now" as its next event
+     * when the count is written), so restarting it here makes the ticks of what follows depend
+     * only on the instructions executed from here on, not on when the host's bytes arrived.
+     * The ticks so far move into systick_base, so board_ticks() never goes backwards; the
+     * partial tick in progress (< 1 tick) is dropped. */
+    cpu_irq_disable();
+    uint32_t ticks = systick_base + systick_elapsed();
+    SYST_CVR = 0;
+    SCB_ICSR = SCB_ICSR_PENDSTCLR; /* a wrap pending here is already counted in `ticks` */
+    systick_wraps = 0;
+    systick_base = ticks;
+    cpu_irq_enable();
 }
 
 void board_uart_write(const uint8_t *data, size_t n)

@@ -32,6 +32,13 @@ uint32_t board_core_hz(void);
 /* Free-running 32-bit tick counter at the core clock (wraps after ~53 s at 80 MHz). */
 uint32_t board_ticks(void);
 
+/* Start of a timed section (an inference): makes the board_ticks() differences that follow
+ * depend only on the code executed, not on when this point was reached. With the DWT it does
+ * nothing. With SysTick it restarts the counter's tick grid here (the ticks so far carry over,
+ * less the partial tick in progress), so under QEMU `-icount` a measurement is exactly
+ * repeatable instead of moving by +-1 tick with the phase left by the idle loop. */
+void board_measure_begin(void);
+
 /* The counter board_ticks() reads (decided at boot: does the DWT count?). */
 enum board_timer board_timer(void);
 

@@ -79,6 +79,7 @@
 #define NVIC_ISER(n)        REG32(0xE000E100u + 4u * (n))
 #define SCB_ICSR            REG32(0xE000ED04u)
 #define SCB_ICSR_PENDSTSET  (1u << 26)
+#define SCB_ICSR_PENDSTCLR  (1u << 25)
 #define SCB_VTOR            REG32(0xE000ED08u)
 #define SCB_AIRCR           REG32(0xE000ED0Cu)
 #define SCB_AIRCR_VECTKEY   (0x05FAu << 16)
