@@ -49,7 +49,7 @@ def _check_summary(text: str) -> tuple[int, int]:
 def test_random_check_against_reference_kernels_on_host(tmp_path):
     """Every variant vs its reference on ~1,500 random layers per seed, under ASan/UBSan."""
     exe = tmp_path / "cm4_check"
-    cmd = ["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-fsanitize=address,undefined",
+    cmd = ["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-fsanitize=address,undefined",
            "-fno-sanitize-recover=all", f"-I{H.NN / 'include'}", str(CHECK_DIR / "cm4_check.c"),
            str(CHECK_DIR / "cm4_check_host.c"), *_kernel_sources(), "-o", str(exe)]
     subprocess.run(cmd, check=True)

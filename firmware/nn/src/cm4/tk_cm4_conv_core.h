@@ -202,8 +202,24 @@ static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, 
     } while (0)
 #define TK_CM4_C(n) case n: TK_CM4_MM32_STEP; __attribute__((fallthrough));
 
-/* Groups per straight-line block of tk_cm4_mm32 (its code: ~64 bytes per group). */
+/* Groups per straight-line block of tk_cm4_block32 (its code: ~64 bytes per group). The
+ * host build (portable stand-ins, sanitizers in the tests) keeps 8: the same switch and
+ * block loop, a fraction of the compile time. */
+#if TK_SIMD_DSP
 #define TK_CM4_MM32_UNROLL 64
+#define TK_CM4_CASES_ABOVE_8                                                                  \
+    TK_CM4_C(64) TK_CM4_C(63) TK_CM4_C(62) TK_CM4_C(61) TK_CM4_C(60) TK_CM4_C(59) TK_CM4_C(58) \
+    TK_CM4_C(57) TK_CM4_C(56) TK_CM4_C(55) TK_CM4_C(54) TK_CM4_C(53) TK_CM4_C(52) TK_CM4_C(51) \
+    TK_CM4_C(50) TK_CM4_C(49) TK_CM4_C(48) TK_CM4_C(47) TK_CM4_C(46) TK_CM4_C(45) TK_CM4_C(44) \
+    TK_CM4_C(43) TK_CM4_C(42) TK_CM4_C(41) TK_CM4_C(40) TK_CM4_C(39) TK_CM4_C(38) TK_CM4_C(37) \
+    TK_CM4_C(36) TK_CM4_C(35) TK_CM4_C(34) TK_CM4_C(33) TK_CM4_C(32) TK_CM4_C(31) TK_CM4_C(30) \
+    TK_CM4_C(29) TK_CM4_C(28) TK_CM4_C(27) TK_CM4_C(26) TK_CM4_C(25) TK_CM4_C(24) TK_CM4_C(23) \
+    TK_CM4_C(22) TK_CM4_C(21) TK_CM4_C(20) TK_CM4_C(19) TK_CM4_C(18) TK_CM4_C(17) TK_CM4_C(16) \
+    TK_CM4_C(15) TK_CM4_C(14) TK_CM4_C(13) TK_CM4_C(12) TK_CM4_C(11) TK_CM4_C(10) TK_CM4_C(9)
+#else
+#define TK_CM4_MM32_UNROLL 8
+#define TK_CM4_CASES_ABOVE_8
+#endif
 
 /**
  * 3 channels (triple layout, table entries q[0..2]) x 2 pixels (pair layout), requantized
@@ -223,16 +239,8 @@ __attribute__((noinline)) static void tk_cm4_block32(const int32_t *w, const int
         const int32_t n = groups > TK_CM4_MM32_UNROLL ? TK_CM4_MM32_UNROLL : groups;
         groups -= n;
         switch (n) {
-            TK_CM4_C(64) TK_CM4_C(63) TK_CM4_C(62) TK_CM4_C(61) TK_CM4_C(60) TK_CM4_C(59) TK_CM4_C(58)
-            TK_CM4_C(57) TK_CM4_C(56) TK_CM4_C(55) TK_CM4_C(54) TK_CM4_C(53) TK_CM4_C(52) TK_CM4_C(51)
-            TK_CM4_C(50) TK_CM4_C(49) TK_CM4_C(48) TK_CM4_C(47) TK_CM4_C(46) TK_CM4_C(45) TK_CM4_C(44)
-            TK_CM4_C(43) TK_CM4_C(42) TK_CM4_C(41) TK_CM4_C(40) TK_CM4_C(39) TK_CM4_C(38) TK_CM4_C(37)
-            TK_CM4_C(36) TK_CM4_C(35) TK_CM4_C(34) TK_CM4_C(33) TK_CM4_C(32) TK_CM4_C(31) TK_CM4_C(30)
-            TK_CM4_C(29) TK_CM4_C(28) TK_CM4_C(27) TK_CM4_C(26) TK_CM4_C(25) TK_CM4_C(24) TK_CM4_C(23)
-            TK_CM4_C(22) TK_CM4_C(21) TK_CM4_C(20) TK_CM4_C(19) TK_CM4_C(18) TK_CM4_C(17) TK_CM4_C(16)
-            TK_CM4_C(15) TK_CM4_C(14) TK_CM4_C(13) TK_CM4_C(12) TK_CM4_C(11) TK_CM4_C(10) TK_CM4_C(9)
-            TK_CM4_C(8) TK_CM4_C(7) TK_CM4_C(6) TK_CM4_C(5) TK_CM4_C(4) TK_CM4_C(3) TK_CM4_C(2)
-            TK_CM4_C(1)
+            TK_CM4_CASES_ABOVE_8
+            TK_CM4_C(8) TK_CM4_C(7) TK_CM4_C(6) TK_CM4_C(5) TK_CM4_C(4) TK_CM4_C(3) TK_CM4_C(2) TK_CM4_C(1)
         default:
             break;
         }
@@ -264,6 +272,7 @@ __attribute__((noinline)) static void tk_cm4_block32(const int32_t *w, const int
 #undef TK_CM4_STORE6
 }
 #undef TK_CM4_C
+#undef TK_CM4_CASES_ABOVE_8
 
 /** 3 channels (triple layout) x 1 pixel (single layout). acc: [ch0, ch1, ch2]. */
 __attribute__((noinline)) static void tk_cm4_mm31(const int32_t *w, const int32_t *c, int32_t groups,
