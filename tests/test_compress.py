@@ -309,17 +309,16 @@ def test_stage_writes_reproducible_outputs(tiny, tmp_path, tool_env):
     save_keras(tiny["model"], tmp_path / "student.keras")
     p = yaml.safe_load((REPO / "params.yaml").read_text())
     p.update({k: v for k, v in tiny["params"].items() if k in ("seed", "compress", "prune")})
-    p["prune"]["method"] = "structured"
     p["quantize"]["representative_samples"] = 40
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
     outs = []
     for run in ("a", "b"):
         cmd = [sys.executable, str(REPO / "stages" / "compress.py"), "--params", str(tmp_path / "params.yaml"),
-               "--data", str(data_dir), "--model", str(tmp_path / "student.keras"), "--method", "ppqat",
-               "--tflite", str(tmp_path / run / "ppqat_int8.tflite"), "--metrics", str(tmp_path / run / "ppqat.json")]
+               "--data", str(data_dir), "--model", str(tmp_path / "student.keras"), "--method", "prune_structured",
+               "--tflite", str(tmp_path / run / "m_int8.tflite"), "--metrics", str(tmp_path / run / "m.json")]
         proc = subprocess.run(cmd, cwd=REPO, env=tool_env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        outs.append(((tmp_path / run / "ppqat_int8.tflite").read_bytes(), (tmp_path / run / "ppqat.json").read_text()))
+        outs.append(((tmp_path / run / "m_int8.tflite").read_bytes(), (tmp_path / run / "m.json").read_text()))
     assert outs[0] == outs[1]
     import json
 
@@ -341,8 +340,8 @@ def test_speed_stage_compares_teacher_and_student(tiny, tmp_path, tool_env):
     from tinykd.quantize import convert_int8
 
     x = inp = keras.Input((16, 16, 3), name="image")
-    for i in range(3):
-        x = layers.Conv2D(64, 3, padding="same", activation="relu", name=f"t{i}")(x)
+    for i in range(2):
+        x = layers.Conv2D(48, 3, padding="same", activation="relu", name=f"t{i}")(x)
     x = layers.GlobalAveragePooling2D()(x)
     teacher = keras.Model(inp, layers.Dense(10)(x), name="big")
     student = tiny["model"]
@@ -359,7 +358,7 @@ def test_speed_stage_compares_teacher_and_student(tiny, tmp_path, tool_env):
     proc = subprocess.run(cmd, cwd=REPO, env=tool_env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     m = json.loads((tmp_path / "speed.json").read_text())
-    # ~140x fewer MACs: faster even on a loaded machine.
+    # ~60x the MACs of the student: slower even on a loaded machine.
     assert m["speedup_float"] > 1.5 and m["speedup_int8"] > 1.5
     assert m["speedup_int8"] == pytest.approx(m["teacher_int8_ms"] / m["student_int8_ms"], rel=0.01)
     assert "student is" in proc.stdout

@@ -22,9 +22,10 @@ import numpy as np
 
 from .graph import GraphError, Step, consumers, only_consumer, rebuild
 
-PASS_THROUGH = ("MaxPooling2D", "MaxPooling1D", "Flatten", "Reshape", "Dropout", "SpatialDropout2D")
-REQUANTIZE = ("GlobalAveragePooling2D", "AveragePooling2D", "Add", "Concatenate", "ReLU", "Activation",
-              "Softmax", "ZeroPadding2D")
+PASS_THROUGH = ("MaxPooling2D", "Flatten", "Reshape", "Dropout", "SpatialDropout2D", "ZeroPadding2D")
+# Ops whose int8 output gets its own scale: an activation quantizer follows them. (No softmax: the
+# int8 kernel needs a fixed output scale of 1/256, and tinykd's models end in logits.)
+REQUANTIZE = ("GlobalAveragePooling2D", "AveragePooling2D", "Add", "Concatenate", "ReLU", "Activation")
 WEIGHTED = ("Conv2D", "Dense")
 
 
@@ -248,9 +249,8 @@ def quantize_model(model, momentum: float = 0.99, masks: dict | None = None):
         if kind in PASS_THROUGH:
             return None
         if kind in REQUANTIZE:
-            if kind in ("ReLU", "Activation") and _activation_name(layer) not in ("relu", "relu6", "linear") \
-                    and kind != "Activation":
-                raise GraphError(f"layer {layer.name!r}: unsupported activation for QAT")
+            if kind in ("ReLU", "Activation") and _activation_name(layer) is None:
+                raise GraphError(f"layer {layer.name!r}: activation not supported by QAT (allowed: linear, relu, relu6)")
             clone = type(layer).from_config(layer.get_config())
             y = clone(*args, **kwargs)
             return {id(st.outputs[0]): ActQuant(momentum, name=f"{layer.name}_aq")(y)}

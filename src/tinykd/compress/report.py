@@ -36,13 +36,17 @@ def _kib(v) -> str:
     return "n/a" if v is None else f"{v / 1024:.1f} KiB"
 
 
-def _latency(m: dict, device: dict | None) -> str:
-    if not device or device.get("model_sha256") != m.get("tflite_sha256"):
-        return "not deployed"
-    return f"{device.get('latency_ms_at_80mhz')} ms"
+def _latency(m: dict, devices: list[dict]) -> str:
+    for device in devices:
+        if device.get("model_sha256") == m.get("tflite_sha256"):
+            return f"{device.get('latency_ms_at_80mhz')} ms"
+    return "not deployed"
 
 
-def table(rows: dict[str, dict], device: dict | None = None) -> list[str]:
+def table(rows: dict[str, dict], device: dict | list[dict] | None = None) -> list[str]:
+    """Markdown table, one row per method; `device`: evaluate-stage metrics (one or several),
+    matched to a row by the sha256 of the model the board ran."""
+    devices = [d for d in (device if isinstance(device, list) else [device]) if d]
     out = ["| method | float acc. | int8 acc. | int8 loss | params | non-zero params | int8 weight sparsity "
            "| gzip size | compression | flash (weights) | RAM (arena) | MACs | on-device latency (80 MHz) |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -52,7 +56,7 @@ def table(rows: dict[str, dict], device: dict | None = None) -> list[str]:
             f"| {m.get('int8_loss', float('nan')):.4f} | {m.get('params', 0):,} | {m.get('nonzero_params', 0):,} "
             f"| {_pct(m.get('int8_weight_sparsity'))} | {_kib(m.get('gzip_bytes'))} "
             f"| {m.get('compression_factor', float('nan')):.2f}x | {_kib(m.get('weight_bytes'))} "
-            f"| {_kib(m.get('arena_bytes'))} | {m.get('macs', 0):,} | {_latency(m, device)} |")
+            f"| {_kib(m.get('arena_bytes'))} | {m.get('macs', 0):,} | {_latency(m, devices)} |")
     return out
 
 
