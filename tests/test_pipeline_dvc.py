@@ -119,19 +119,22 @@ def test_snakemake_reruns_only_distill_rules_after_alpha_change(project, tool_en
     """Snakemake's params trigger: the outputs dvc made are adopted (--touch records the params
     in Snakemake's metadata without running anything), then a kd.alpha change plans distill and
     the student's quantization only. (--forceall: without it an up-to-date run records nothing.)"""
-    params = project / "params.yaml"
-    original = params.read_text()
-    run(["snakemake", "--cores", "1", "--touch", "--forceall", *SMK_TARGETS], project, tool_env)
-    assert _snakemake_plan(project, tool_env) == set()
-    p = yaml.safe_load(original)
-    p["kd"]["alpha"] = 0.55 if p["kd"]["alpha"] != 0.55 else 0.45
-    params.write_text(yaml.safe_dump(p, sort_keys=False))
+    # A copy: Snakemake marks directory outputs with a .snakemake_timestamp file, which would
+    # change dvclive/* for the DVC tests sharing `project`.
+    copy = project.parent / "proj_snakemake"
+    shutil.copytree(project, copy, symlinks=True)
     try:
-        assert _snakemake_plan(project, tool_env) == {
+        run(["snakemake", "--cores", "1", "--touch", "--forceall", *SMK_TARGETS], copy, tool_env)
+        assert _snakemake_plan(copy, tool_env) == set()
+        params = copy / "params.yaml"
+        p = yaml.safe_load(params.read_text())
+        p["kd"]["alpha"] = 0.55 if p["kd"]["alpha"] != 0.55 else 0.45
+        params.write_text(yaml.safe_dump(p, sort_keys=False))
+        assert _snakemake_plan(copy, tool_env) == {
             "models/student.keras", "dvclive/distill", "metrics/distill.json",
             "models/student_int8.tflite", "metrics/quantize_student.json"}
     finally:
-        params.write_text(original)
+        shutil.rmtree(copy, ignore_errors=True)
 
 
 def test_changing_kd_alpha_reruns_only_distill_and_its_quantization(project, tool_env):
