@@ -57,6 +57,7 @@ def _exp(name, alpha, temp, acc, int8, error=None):
     return {"name": name, "revs": [{"rev": "0123456789abcdef", "name": name, "error": error, "data": {
         "params": {"params.yaml": {"data": {"kd": {"alpha": alpha, "temperature": temp}, "teacher": {"epochs": 3}}}},
         "metrics": {"metrics/distill.json": {"data": {"test_accuracy": acc}},
+                    "metrics/device.json": {"data": {"accuracy": 0.33}},
                     "metrics/quantize_student.json": {"data": {"int8_accuracy": int8}},
                     "metrics/baseline.json": {"error": {"type": "FileNotFoundError"}}}}}]}
 
@@ -72,6 +73,9 @@ def test_rows_from_exp_show_filters_and_sorts():
     assert rows[1].params == {"alpha": 0.9, "temperature": 4.0, "teacher_epochs": 3}
     assert rows[1].metrics["student_accuracy"] == 0.7 and rows[1].metrics["student_int8_accuracy"] == 0.69
     assert rows[1].metrics["baseline_accuracy"] is None and rows[1].rev == "0123456"
+    # device.json is the parent commit's unless the experiments ran evaluate.
+    assert rows[1].metrics["device_accuracy"] is None
+    assert sweep.rows_from_exp_show(show, prefix="grid", device=True)[1].metrics["device_accuracy"] == 0.33
 
 
 def test_table_and_figures_are_reproducible(tmp_path):

@@ -167,7 +167,9 @@ def _cmd_run(args) -> int:
     cmd = exp_command(args.name, queue=args.queue, targets=args.target or (), root=args.root)
     print(" ".join(cmd))
     try:
-        return subprocess.call(cmd)
+        from .sweep import dvc_binary
+
+        return subprocess.call([dvc_binary(), *cmd[1:]])
     except FileNotFoundError:
         raise TinykdError("dvc is not on PATH: activate the venv (.venv/bin)") from None
 

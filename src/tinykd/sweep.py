@@ -114,9 +114,20 @@ def parse_numbers(text: str, key: str) -> list[float]:
 
 # -- running dvc -----------------------------------------------------------------------------
 
+def dvc_binary() -> str:
+    """dvc from PATH, else the one installed beside this Python (the venv's)."""
+    import shutil
+
+    found = shutil.which("dvc")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "dvc"
+    return str(beside) if beside.is_file() else "dvc"
+
+
 def _dvc(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     try:
-        proc = subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)
+        proc = subprocess.run([dvc_binary(), *args], cwd=cwd, capture_output=True, text=True)
     except FileNotFoundError:
         raise TinykdError("dvc is not on PATH: activate the venv (.venv/bin) or `pip install dvc`") from None
     if check and proc.returncode != 0:
@@ -147,9 +158,22 @@ def queue(points: list[Point], targets=DEFAULT_TARGETS, cwd: Path = Path("."), d
 
 
 def start(jobs: int, cwd: Path = Path(".")) -> None:
+    """`dvc queue start -j N`. Its workers outlive it and inherit its stdout/stderr: those go to a
+    file, not a pipe, or reading them to the end would wait for the workers to exit."""
+    import tempfile
+
     if jobs < 1:
         raise ParamError("--jobs", jobs, "an integer >= 1")
-    _dvc(["queue", "start", "-j", str(jobs)], cwd)
+    with tempfile.TemporaryFile("w+") as log:
+        try:
+            code = subprocess.call([dvc_binary(), "queue", "start", "-j", str(jobs)], cwd=cwd, stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=log)
+        except FileNotFoundError:
+            raise TinykdError("dvc is not on PATH: activate the venv (.venv/bin) or `pip install dvc`") from None
+        if code != 0:
+            log.seek(0)
+            last = log.read().strip().splitlines()[-1:] or ["(no output)"]
+            raise TinykdError(f"`dvc queue start -j {jobs}` failed: {last[0]}")
 
 
 _STATUS_LINE = re.compile(r"^(?P<task>[0-9a-f]{7,})\s+(?P<name>\S+)\s+.*\s(?P<status>Queued|Running|Success|Failed)\s*$")
@@ -209,7 +233,7 @@ def _lookup(tree: dict, dotted: str):
     return node
 
 
-def _row(name: str, entry: dict) -> Row | None:
+def _row(name: str, entry: dict, device: bool = False) -> Row | None:
     data = entry.get("data") or {}
     params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
     metrics = data.get("metrics") or {}
@@ -220,13 +244,19 @@ def _row(name: str, entry: dict) -> Row | None:
         row.params[col] = _lookup(params, key)
     for col, path, key in METRIC_COLUMNS:
         value = ((metrics.get(path) or {}).get("data") or {}).get(key)
+        if col == "device_accuracy" and not device:
+            value = None  # inherited from the parent commit, not this experiment's student
         row.metrics[col] = value if isinstance(value, (int, float)) else None
     return row
 
 
-def rows_from_exp_show(show: list, prefix: str | None = None, include_failed: bool = False) -> list[Row]:
+def rows_from_exp_show(show: list, prefix: str | None = None, include_failed: bool = False,
+                       device: bool = False) -> list[Row]:
     """Experiments (not the workspace or commits) from `dvc exp show --json`, optionally only those
-    whose name starts with `prefix`. Experiments without results (queued, failed) are skipped."""
+    whose name starts with `prefix`. Experiments without results (queued, failed) are skipped.
+
+    metrics/device.json of an experiment that stopped before `evaluate` is its parent commit's:
+    the device column is filled only with `device=True` (experiments that ran evaluate)."""
     rows = []
     for commit in show:
         for exp in commit.get("experiments") or []:
@@ -239,7 +269,7 @@ def rows_from_exp_show(show: list, prefix: str | None = None, include_failed: bo
             entry = revs[0]
             if entry.get("error") and not include_failed:
                 continue
-            row = _row(name, entry)
+            row = _row(name, entry, device)
             if row is not None and (include_failed or row.metrics.get("student_accuracy") is not None
                                     or row.metrics.get("teacher_accuracy") is not None):
                 rows.append(row)
@@ -344,7 +374,7 @@ def _collect(args) -> int:
     if args.from_dirs:
         rows = rows_from_point_dirs(Path(args.from_dirs), args.teacher_metrics, args.baseline_metrics)
     else:
-        rows = rows_from_exp_show(exp_show(cwd), prefix=args.prefix)
+        rows = rows_from_exp_show(exp_show(cwd), prefix=args.prefix, device=args.device)
     if not rows:
         raise TinykdError("sweep: no finished experiments to collect"
                           + (f" named {args.prefix}*" if args.prefix else "")
@@ -381,6 +411,7 @@ def _cmd_queue(args) -> int:
                   "(see `dvc queue logs NAME`)", file=sys.stderr)
         args.prefix = args.prefix or {"grid": "grid", "course": "course", "eskd": "eskd"}[args.kind]
         args.from_dirs = None
+        args.device = any(t.split("@")[0] in ("evaluate", "report") for t in targets)
         _collect(args)
         return 1 if failed else 0
     return 0
@@ -416,6 +447,8 @@ def add_parser(sub) -> None:
 
     c = ssub.add_parser("collect", help="table (CSV, Markdown) and plots of finished sweep experiments")
     c.add_argument("--prefix", help="only experiments whose name starts with this (e.g. grid)")
+    c.add_argument("--device", action="store_true",
+                   help="include on-device accuracy (only for experiments queued with --target evaluate)")
     c.add_argument("--from-dirs", help="read a Snakemake sweep's point folders (e.g. metrics/sweep) instead of dvc")
     c.add_argument("--teacher-metrics", help="with --from-dirs: the shared teacher's metrics (reference line)")
     c.add_argument("--baseline-metrics", help="with --from-dirs: the baseline's metrics (reference line)")
