@@ -97,7 +97,7 @@ def test_random_check_on_qemu_real_dsp_instructions(tmp_path):
 # ------------------------------------------------------------------ compile checks
 
 @needs_arm
-@pytest.mark.parametrize("opt", ["-O2", "-Os"])
+@pytest.mark.parametrize("opt", ["-O0", "-O2", "-Os"])
 def test_variants_cross_compile_werror(tmp_path, opt):
     """Every Cortex-M4 source compiles for the M4 with the DSP instructions, -Werror, and the
     inline-asm forms really are the DSP instructions."""

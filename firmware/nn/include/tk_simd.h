@@ -72,13 +72,14 @@ TK_INLINE void tk_ld2_ia(const int32_t **p, int32_t *a, int32_t *b)
 
 /** Four consecutive words from a 4-byte aligned *p (one LDM), advancing *p by 16 bytes. */
 #if TK_SIMD_DSP
-/* LDM needs ascending register numbers: pin the destinations to r4..r7. */
+/* LDM needs ascending register numbers: pin the destinations to r8..r11 (not r7, the
+ * Thumb frame pointer of unoptimized builds). */
 #define TK_LD4_IA(p, a, b, c, d)                                                            \
     do {                                                                                    \
-        register int32_t tk_r4_ __asm__("r4");                                              \
-        register int32_t tk_r5_ __asm__("r5");                                              \
-        register int32_t tk_r6_ __asm__("r6");                                              \
-        register int32_t tk_r7_ __asm__("r7");                                              \
+        register int32_t tk_r4_ __asm__("r8");                                              \
+        register int32_t tk_r5_ __asm__("r9");                                              \
+        register int32_t tk_r6_ __asm__("r10");                                              \
+        register int32_t tk_r7_ __asm__("r11");                                              \
         __asm__ volatile("ldmia %4!, {%0, %1, %2, %3}"                                      \
                          : "=r"(tk_r4_), "=r"(tk_r5_), "=r"(tk_r6_), "=r"(tk_r7_), "+r"(p) \
                          :                                                                  \

@@ -233,8 +233,8 @@ __attribute__((noinline)) static void tk_cm4_block32(const int32_t *w, const int
                                                      int32_t oc)
 {
     int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias, a20 = q[2].bias, a21 = q[2].bias;
-    register int32_t we TK_PIN("r10");
-    register int32_t wo TK_PIN("r11");
+    register int32_t we TK_PIN("r4");
+    register int32_t wo TK_PIN("r5");
     while (groups > 0) {
         const int32_t n = groups > TK_CM4_MM32_UNROLL ? TK_CM4_MM32_UNROLL : groups;
         groups -= n;
