@@ -11,7 +11,8 @@ sends --images random CIFAR-shaped images through the tinykd protocol, checking 
 against LiteRT's reference kernels.
 
 Figures: with -icount shift=0 one guest instruction is 1 ns of virtual time and SysTick runs at
-80 MHz, so one tick = 12.5 instructions; a count carries +-1 tick of phase jitter. "ms at 80 MHz"
+80 MHz, so one tick = 12.5 instructions. The firmware restarts SysTick's tick grid at the start of each
+inference, so a count is the same on every run. "ms at 80 MHz"
 treats one instruction as one cycle (a lower bound for the real chip, whose loads and branches
 take extra cycles). Images/s is wall time on this host, dominated by QEMU's byte-at-a-time
 UART model (about 0.1 ms per byte), not by the inference.
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['sram1']:>8,}")
     print("\nlink img/s: wall-clock images per second through QEMU's UART model "
           f"({rows[0][1]['input_bytes']} input bytes per image); instruction counts vary by at most "
-          f"{max(r['spread'] for _, r in rows):.1f} across images (tick phase + data-dependent branches).")
+          f"{max(r['spread'] for _, r in rows):.1f} across images (data-dependent branches).")
     return 0
 
 
