@@ -107,6 +107,8 @@ def test_variants_cross_compile_werror(tmp_path, opt):
                                "-S", str(src), "-o", str(asm)], capture_output=True, text=True)
         assert proc.returncode == 0, f"{src.name}:\n{proc.stderr}"
         text = asm.read_text()
+        if src.stem == "conv2d_pack_s8_cm4":   # export-time layout code, plain C by design
+            continue
         assert "smmulr" in text or "smla" in text, src.name
     conv = (tmp_path / "conv2d_3x3_s8_cm4.s").read_text()
     for insn in ("smlad", "ldmia", "ldrd", "sxtab16", "smmulr", "ssat"):
@@ -178,21 +180,25 @@ def test_unknown_variant_set_is_an_error():
 
 def test_scratch_sizes_match_the_c_companions(tmp_path):
     """Python's scratch(layer) (what the planner reserves) == the C *_scratch_size(), including
-    shapes whose expanded weights are split into several channel chunks."""
+    the 3x3 ring at strides 1 to 3 and odd output widths."""
     from tinykd.export import kernels_cm4 as K
 
     convs = [_conv(3, 3, 16, 16, pad=1), _conv(3, 3, 64, 64, pad=1), _conv(3, 3, 32, 64, pad=1, stride=2),
              _conv(3, 3, 3, 16, pad=1), _conv(1, 1, 16, 32, stride=2), _conv(5, 5, 7, 13, pad=2),
-             _conv(3, 3, 128, 250, pad=1), _conv(1, 1, 1024, 3), _conv(3, 3, 256, 1, pad=1)]
+             _conv(3, 3, 128, 250, pad=1), _conv(1, 1, 1024, 3), _conv(3, 3, 256, 1, pad=1),
+             _conv(3, 3, 8, 5, pad=0, stride=3, w=11), _conv(3, 3, 4, 3, pad=1, w=7)]
     lines, expect = [], []
     for i, layer in enumerate(convs):
         n, h, w, c = layer.dims["input"]
         o, kh, kw, kc = layer.dims["filter"]
         on, oh, ow, oc = layer.dims["output"]
+        p = layer.params
         lines.append(f"{{ tk_dims in = {{{n},{h},{w},{c}}}, f = {{{o},{kh},{kw},{kc}}}, out = {{{on},{oh},{ow},{oc}}};\n"
-                     f"  printf(\"%ld %ld %ld\\n\", (long)tk_conv2d_s8_cm4_scratch_size(&in, &f, &out),"
-                     f" (long)tk_conv2d_1x1_s8_cm4_scratch_size(&in, &f, &out),"
-                     f" (long)tk_conv2d_3x3_s8_cm4_scratch_size(&in, &f, &out)); }}")
+                     f"  tk_conv_params p = {{0}}; p.stride_h = {p['stride_h']}; p.stride_w = {p['stride_w']};"
+                     f" p.pad_h = {p['pad_h']}; p.pad_w = {p['pad_w']};\n"
+                     f"  printf(\"%ld %ld %ld\\n\", (long)tk_conv2d_s8_cm4_scratch_size(&p, &in, &f, &out),"
+                     f" (long)tk_conv2d_1x1_s8_cm4_scratch_size(&p, &in, &f, &out),"
+                     f" (long)tk_conv2d_3x3_s8_cm4_scratch_size(&p, &in, &f, &out)); }}")
         expect.append(f"{K.CONV.scratch(layer)} {K.CONV_1X1.scratch(layer)} {K.CONV_3X3.scratch(layer)}")
     for c in (3, 12, 64):
         layer = _dw(c, 1)
@@ -210,9 +216,40 @@ def test_scratch_sizes_match_the_c_companions(tmp_path):
                    check=True)
     got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")[:-1]
     assert got == expect
-    # the chunked case keeps its expanded weights within the budget
-    big = _conv(3, 3, 128, 250, pad=1)
-    assert K.chunk_channels(250, 1152) * 1152 * 2 <= K.WEIGHT_BUDGET < 250 * 1152 * 2
+
+
+def test_packed_filter_matches_the_c_packing(tmp_path):
+    """The exporter's pack_filter() writes the words tk_conv2d_pack_s8_cm4() writes, for
+    channel counts ending in each block shape and K not a multiple of 4."""
+    from tinykd.export import kernels_cm4 as K
+
+    rng = np.random.default_rng(5)
+    lines, expect = [], []
+    for out_c, k in ((1, 3), (2, 4), (4, 27), (5, 9), (16, 144), (7, 6)):
+        f = rng.integers(-128, 128, (out_c, k), dtype=np.int8)
+        vals = ", ".join(str(int(v)) for v in f.ravel())
+        words = K.pack_filter(f.reshape(out_c, 1, 1, k))
+        lines.append(f"{{ static const int8_t f[] = {{{vals}}}; static int32_t w[{words.size}];\n"
+                     f"  if (tk_conv2d_pack_s8_cm4_words({out_c}, {k}) != {words.size}) return 1;\n"
+                     f"  tk_conv2d_pack_s8_cm4(f, {out_c}, {k}, w);\n"
+                     f"  for (int i = 0; i < {words.size}; ++i) {{ printf(\"%ld \", (long)w[i]); }}\n  printf(\"\\n\"); }}")
+        expect.append(" ".join(str(int(v)) for v in words) + " ")
+    for out_c, in_c in ((5, 4), (16, 16)):   # the 3x3 path's (kx, ky, c) order
+        f = rng.integers(-128, 128, (out_c, 3, 3, in_c), dtype=np.int8)
+        vals = ", ".join(str(int(v)) for v in f.ravel())
+        words = K._pack_conv_3x3(SimpleNamespace(arrays={"filter": f}, dims={"filter": f.shape}))["filter"]
+        lines.append(f"{{ static const int8_t f[] = {{{vals}}}; static int32_t w[{words.size}];\n"
+                     f"  tk_conv2d_3x3_pack_s8_cm4(f, {out_c}, {in_c}, w);\n"
+                     f"  for (int i = 0; i < {words.size}; ++i) {{ printf(\"%ld \", (long)w[i]); }}\n  printf(\"\\n\"); }}")
+        expect.append(" ".join(str(int(v)) for v in words) + " ")
+    src = tmp_path / "pack.c"
+    src.write_text('#include <stdio.h>\n#include "conv2d_pack_s8_cm4.h"\nint main(void) {\n' + "\n".join(lines) +
+                   "\nreturn 0; }\n")
+    exe = tmp_path / "pack"
+    subprocess.run(["gcc", *H.CFLAGS, f"-I{H.NN / 'include'}", str(src), str(CM4_SRC / "conv2d_pack_s8_cm4.c"),
+                    "-o", str(exe)], check=True)
+    got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")[:-1]
+    assert got == expect
 
 
 # ------------------------------------------------------------------ vs TFLite Micro
@@ -254,7 +291,7 @@ LAYERS = [
                                                 act="relu6"), True, {"tk_conv2d_3x3_s8_cm4"}),
     ("conv3x3-s2-valid-12to6", _conv_model, dict(h=10, w=11, cin=12, cout=6, kernel=3, stride=2, padding="valid",
                                                   act=None, bias=False), True, {"tk_conv2d_3x3_s8_cm4"}),
-    ("conv3x3-chunked-64to34", _conv_model, dict(h=5, w=6, cin=64, cout=34, kernel=3, stride=1, padding="same",
+    ("conv3x3-wide-64to34", _conv_model, dict(h=5, w=6, cin=64, cout=34, kernel=3, stride=1, padding="same",
                                                   act="relu"), True, {"tk_conv2d_3x3_s8_cm4"}),
     ("conv5x5-general-3to5", _conv_model, dict(h=9, w=9, cin=3, cout=5, kernel=5, stride=2, padding="same",
                                                 act="relu"), True, {"tk_conv2d_s8_cm4"}),

@@ -2,12 +2,15 @@
 #ifndef TK_CONV2D_3X3_S8_CM4_H
 #define TK_CONV2D_3X3_S8_CM4_H
 
+#include "conv2d_pack_s8_cm4.h"
 #include "tk_types.h"
 
 /**
- * Same result, bit for bit, as tk_conv2d_s8 (conv2d_s8.h, the specification), computed as
- * an im2col GEMM with SMLAD on int16 pairs, 2 output channels x 2 output pixels per inner
- * loop; weights are expanded to int16 once per call (per chunk of channels) into scratch.
+ * Same result, bit for bit, as tk_conv2d_s8 (conv2d_s8.h, the specification), computed
+ * without im2col: a window of the three expanded input rows under the output row, each
+ * input row expanded once, in which every pixel pair finds its column as one contiguous run
+ * (see the .c file); SMLAD on int16 pairs, 3 output channels x 2 output pixels per inner
+ * loop, from the packed filter in flash.
  *
  * Accepts: K_h == K_w == 3, dilation 1, C_in % 4 == 0, any stride and padding.
  * Layers outside this set return TK_ERR_SHAPE (the exporter never selects them).
@@ -17,7 +20,8 @@
  * @param input_dims   in: [N, H_in, W_in, C_in]
  * @param input        in: int8 [N, H_in, W_in, C_in]
  * @param filter_dims  in: [C_out, K_h, K_w, C_in] (no groups)
- * @param filter       in: int8 [C_out, K_h, K_w, C_in], weight zero point 0
+ * @param packed_filter in: the int8 filter [C_out, 3, 3, C_in] (weight zero point 0) as
+ *                     tk_conv2d_3x3_pack_s8_cm4() packs it (conv2d_pack_s8_cm4.h)
  * @param bias         in: int32 [C_out], or NULL
  * @param output_dims  in: [N, H_out, W_out, C_out]
  * @param output       out: int8 [N, H_out, W_out, C_out]
@@ -27,18 +31,18 @@
  */
 tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
                        const tk_dims *input_dims, const int8_t *input,
-                       const tk_dims *filter_dims, const int8_t *filter,
+                       const tk_dims *filter_dims, const int32_t *packed_filter,
                        const int32_t *bias,
                        const tk_dims *output_dims, int8_t *output,
                        void *scratch);
 
 /**
- * Scratch bytes tk_conv2d_3x3_s8_cm4 needs: 24 * C_out (requantization table)
- * + 2 * K4 * C_chunk (expanded weights) + 4 * K4 (two im2col columns), where
- * K4 = K_h * K_w * C_in rounded up to a multiple of 4 and C_chunk = C_out if 2 * K4 * C_out
- * <= 32768, else the balanced even chunk size below that budget.
+ * Scratch bytes tk_conv2d_3x3_s8_cm4 needs (same parameters): 24 * C_out
+ * (requantization table) + 3 * 4 * C_in * E (the window: three rows of E entries, E =
+ * 2 * (ceil(W_out / 2) - 1) * stride_w + 3) + 2 * C_out rounded up to a multiple of 4 (the
+ * odd-width tail).
  */
-int32_t tk_conv2d_3x3_s8_cm4_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims,
-                                  const tk_dims *output_dims);
+int32_t tk_conv2d_3x3_s8_cm4_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
+                                  const tk_dims *filter_dims, const tk_dims *output_dims);
 
 #endif /* include guard */

@@ -31,10 +31,12 @@ tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *qua
                        void *scratch);
 
 /**
- * Bytes of scratch tk_conv2d_s8 needs for these dimensions (0 for the reference
- * kernel). Same parameters as tk_conv2d_s8.
+ * Bytes of scratch tk_conv2d_s8 needs for this layer (0 for the reference kernel). Same
+ * parameters as tk_conv2d_s8; every CONV_2D variant's companion takes them (the layout of
+ * an optimized variant's scratch can depend on stride or padding, as in CMSIS-NN's
+ * arm_convolve_wrapper_s8_get_buffer_size).
  */
-int32_t tk_conv2d_s8_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims,
-                                  const tk_dims *output_dims);
+int32_t tk_conv2d_s8_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
+                                  const tk_dims *filter_dims, const tk_dims *output_dims);
 
 #endif /* TK_CONV2D_S8_H */

@@ -6,6 +6,7 @@
 #include "add_s8_cm4.h"
 #include "conv2d_1x1_s8_cm4.h"
 #include "conv2d_3x3_s8_cm4.h"
+#include "conv2d_pack_s8_cm4.h"
 #include "conv2d_s8_cm4.h"
 #include "depthwise_conv2d_s8_cm4.h"
 #include "fully_connected_s8_cm4.h"

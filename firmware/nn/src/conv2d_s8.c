@@ -6,9 +6,10 @@
 
 #include "tk_requant.h"
 
-int32_t tk_conv2d_s8_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims,
-                                  const tk_dims *output_dims)
+int32_t tk_conv2d_s8_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
+                                  const tk_dims *filter_dims, const tk_dims *output_dims)
 {
+    (void)params;
     (void)input_dims;
     (void)filter_dims;
     (void)output_dims;

@@ -81,6 +81,8 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
         if layer.kind != "copy":
             layer.kernel = kernels.select(layer, variants)
             layer.scratch_bytes = int(layer.kernel.scratch(layer))
+            if layer.kernel.prepare:
+                layer.arrays = layer.kernel.prepare(layer)
 
     storage: dict[int, tuple[str, int]] = {}
     groups: dict[int, list[int]] = {}
@@ -216,7 +218,8 @@ class _Emitter:
             call = (f"{fn}(&{L}_p, &{L}_q, &{L}_in, {x}, &{L}_f, {arrays['filter']}, {bias}, "
                     f"&{L}_out, {y}, {self.scratch(pos)})")
             if layer.kernel.scratch_function:
-                check = f"{layer.kernel.scratch_function}(&{L}_in, &{L}_f, &{L}_out) > {layer.scratch_bytes}"
+                args = f"&{L}_in, &{L}_f, &{L}_out" if k == "depthwise_conv2d" else f"&{L}_p, &{L}_in, &{L}_f, &{L}_out"
+                check = f"{layer.kernel.scratch_function}({args}) > {layer.scratch_bytes}"
         elif k == "fully_connected":
             rows, depth, units, _ = layer.dims["fc"]
             self.statics += [

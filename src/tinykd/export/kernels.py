@@ -6,7 +6,10 @@ function name and plans `scratch(layer)` bytes for it in the arena. An optimized
 (e.g. a Cortex-M4 SIMD convolution) registers itself here with a higher priority and an
 `accepts` predicate on the layer's shape; the reference variant accepts everything and
 stays the fallback. `scratch` must return what the C `*_scratch_size()` companion returns
-(the generated `tinykd_model_check()` verifies this at run time).
+(the generated `tinykd_model_check()` verifies this at run time). A variant may take its
+constants in its own layout (e.g. a pre-packed filter): `prepare(layer)` returns the arrays
+to emit in place of the layer's, and the generator passes them where the reference kernel
+takes its own.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ class KernelVariant:
     accepts: Callable = _always              # accepts(layer) -> bool
     scratch: Callable = _zero                # scratch(layer) -> bytes
     scratch_function: str | None = None      # C companion returning the scratch bytes
+    prepare: Callable | None = None          # prepare(layer) -> the constant arrays it takes
 
 
 REGISTRY: dict[str, list[KernelVariant]] = {}

@@ -7,17 +7,20 @@ the reference kernel is the fallback of every family):
 
 - conv2d: 1x1 path (1x1 kernel, no padding, C_in % 4 == 0) and 3x3 path (3x3 kernel,
   dilation 1, C_in % 4 == 0) at priority 20; the general path (any kernel, stride, padding,
-  dilation, C_in) at priority 10; grouped convolutions stay on the reference kernel.
+  dilation, C_in) at priority 10; grouped convolutions stay on the reference kernel. The
+  three take their filter packed into int16 pairs at export time (`pack_filter`, the layout
+  of tk_conv2d_pack_s8_cm4): twice the int8 filter's flash, no per-call expansion in RAM.
 - depthwise_conv2d: depth multiplier 1.
 - fully_connected: symmetric int8 weights (filter_offset 0, always the case for TFLite int8).
 - add: every ADD (per-input lookup tables on the stack, 2 KB; no arena scratch).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .kernels import NN_DIR, KernelVariant, register
 
 CM4_DIR = f"{NN_DIR}/src/cm4"
-WEIGHT_BUDGET = 16384      # TK_CM4_WEIGHT_BUDGET in tk_cm4_conv_core.h
 RQ_ENTRY_BYTES = 24        # sizeof(tk_cm4_rq) in tk_cm4_requant.h
 
 
@@ -25,21 +28,52 @@ def round4(k: int) -> int:
     return (k + 3) & ~3
 
 
-def chunk_channels(out_c: int, k4: int) -> int:
-    """tk_cm4_chunk_channels(): output channels whose int16 weights are expanded at once."""
-    per_channel = k4 * 2
-    if out_c * per_channel <= WEIGHT_BUDGET:
-        return out_c
-    mc = max((WEIGHT_BUDGET // per_channel) & ~1, 2)
-    chunks = (out_c + mc - 1) // mc
-    balanced = (out_c + chunks - 1) // chunks
-    return (balanced + 1) & ~1
+def _block(rest: int) -> int:
+    """tk_cm4_block(): channels in the next block of the packed filter."""
+    return 2 if rest in (4, 2) else (1 if rest == 1 else 3)
+
+
+def pack_filter(filter_: np.ndarray) -> np.ndarray:
+    """tk_conv2d_pack_s8_cm4() (conv2d_pack_s8_cm4.h): the int8 filter [C_out, K_h, K_w, C_in]
+    as the int32 words of int16 pairs the Cortex-M4 convolutions read from flash."""
+    out_c = filter_.shape[0]
+    rows = filter_.reshape(out_c, -1).astype(np.int32)
+    k = rows.shape[1]
+    rows = np.pad(rows, ((0, 0), (0, round4(k) - k)))
+    v = rows.reshape(out_c, -1, 4) & 0xFFFF                 # [C_out, groups, 4] as uint16
+    even = v[:, :, 0] | (v[:, :, 2] << 16)
+    odd = v[:, :, 1] | (v[:, :, 3] << 16)
+    words = np.stack([even, odd], axis=-1)                   # [C_out, groups, 2]
+    parts, o0 = [], 0
+    while o0 < out_c:
+        nb = _block(out_c - o0)
+        parts.append(words[o0:o0 + nb].transpose(1, 0, 2).reshape(-1))   # per group, per channel
+        o0 += nb
+    return np.concatenate(parts).astype(np.uint32).view(np.int32)
+
+
+def _pack_conv(layer) -> dict:
+    arrays = dict(layer.arrays)
+    arrays["filter"] = pack_filter(np.asarray(layer.arrays["filter"]).reshape(layer.dims["filter"]))
+    return arrays
+
+
+def _pack_conv_3x3(layer) -> dict:
+    """tk_conv2d_3x3_pack_s8_cm4(): the 3x3 path reduces in (kx, ky, c) order."""
+    arrays = dict(layer.arrays)
+    f = np.asarray(layer.arrays["filter"]).reshape(layer.dims["filter"])
+    arrays["filter"] = pack_filter(f.transpose(0, 2, 1, 3))
+    return arrays
 
 
 def conv_scratch(out_c: int, k: int, extra: int = 0) -> int:
-    """tk_cm4_conv_scratch(): requant table + weight chunk + two im2col columns (+ extra)."""
-    k4 = round4(k)
-    return out_c * RQ_ENTRY_BYTES + chunk_channels(out_c, k4) * k4 * 2 + 2 * k4 * 2 + extra
+    """tk_cm4_conv_scratch(): requant table + two im2col columns (+ extra)."""
+    return out_c * RQ_ENTRY_BYTES + 2 * round4(k) * 2 + extra
+
+
+def window_entries(out_w: int, stride_w: int) -> int:
+    """conv2d_3x3_s8_cm4.c: entries of the 3x3 path's row window."""
+    return 2 * ((out_w + 1) // 2 - 1) * stride_w + 3
 
 
 def _conv_k(layer) -> int:
@@ -74,8 +108,14 @@ def _scratch_conv(layer) -> int:
     return conv_scratch(layer.dims["output"][3], k, round4(k))
 
 
-def _scratch_conv_direct(layer) -> int:
+def _scratch_conv_1x1(layer) -> int:
     return conv_scratch(layer.dims["output"][3], _conv_k(layer))
+
+
+def _scratch_conv_3x3(layer) -> int:
+    out_w, out_c, in_c = layer.dims["output"][2], layer.dims["output"][3], layer.dims["input"][3]
+    window = 3 * 4 * in_c * window_entries(out_w, layer.params["stride_w"])
+    return out_c * RQ_ENTRY_BYTES + window + round4(2 * out_c)
 
 
 def _accepts_dw(layer) -> bool:
@@ -99,15 +139,17 @@ def _always(layer) -> bool:
     return True
 
 
-def _cm4(family: str, stem: str, priority: int, accepts, scratch=None) -> KernelVariant:
+def _cm4(family: str, stem: str, priority: int, accepts, scratch=None, prepare=None) -> KernelVariant:
     extra = {"scratch": scratch, "scratch_function": f"tk_{stem}_scratch_size"} if scratch else {}
+    if prepare:
+        extra["prepare"] = prepare
     return register(KernelVariant(family, f"tk_{stem}", f"{CM4_DIR}/{stem}.c", f"{stem}.h",
                                   variant="cortex-m4", priority=priority, accepts=accepts, **extra))
 
 
-CONV_1X1 = _cm4("conv2d", "conv2d_1x1_s8_cm4", 20, _accepts_conv_1x1, _scratch_conv_direct)
-CONV_3X3 = _cm4("conv2d", "conv2d_3x3_s8_cm4", 20, _accepts_conv_3x3, _scratch_conv_direct)
-CONV = _cm4("conv2d", "conv2d_s8_cm4", 10, _accepts_conv, _scratch_conv)
+CONV_1X1 = _cm4("conv2d", "conv2d_1x1_s8_cm4", 20, _accepts_conv_1x1, _scratch_conv_1x1, _pack_conv)
+CONV_3X3 = _cm4("conv2d", "conv2d_3x3_s8_cm4", 20, _accepts_conv_3x3, _scratch_conv_3x3, _pack_conv_3x3)
+CONV = _cm4("conv2d", "conv2d_s8_cm4", 10, _accepts_conv, _scratch_conv, _pack_conv)
 DEPTHWISE = _cm4("depthwise_conv2d", "depthwise_conv2d_s8_cm4", 10, _accepts_dw, _scratch_dw)
 FULLY_CONNECTED = _cm4("fully_connected", "fully_connected_s8_cm4", 10, _accepts_fc, _scratch_fc)
 ADD = _cm4("add", "add_s8_cm4", 10, _always)

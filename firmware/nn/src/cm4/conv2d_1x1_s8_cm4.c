@@ -28,16 +28,18 @@ static void gather_1x1(const void *vctx, int32_t p, int32_t *dst, int32_t stride
     }
 }
 
-int32_t tk_conv2d_1x1_s8_cm4_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims,
+int32_t tk_conv2d_1x1_s8_cm4_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
+                                          const tk_dims *filter_dims,
                                           const tk_dims *output_dims)
 {
+    (void)params;
     (void)input_dims;
     return tk_cm4_conv_scratch(output_dims->c, filter_dims->h * filter_dims->w * filter_dims->c, 0);
 }
 
 tk_status tk_conv2d_1x1_s8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
                                const tk_dims *input_dims, const int8_t *input,
-                               const tk_dims *filter_dims, const int8_t *filter,
+                               const tk_dims *filter_dims, const int32_t *packed_filter,
                                const int32_t *bias,
                                const tk_dims *output_dims, int8_t *output,
                                void *scratch)
@@ -53,7 +55,7 @@ tk_status tk_conv2d_1x1_s8_cm4(const tk_conv_params *params, const tk_channel_qu
         return TK_ERR_SHAPE;
     }
     tk_cm4_gemm g;
-    (void)tk_cm4_conv_setup(&g, params, quant, filter_dims, filter, bias, output_dims, output, scratch);
+    (void)tk_cm4_conv_setup(&g, params, quant, filter_dims, packed_filter, bias, output_dims, output, scratch, 1);
     gather_ctx ctx = {params, input_dims, output_dims->h, output_dims->w, input,
                       tk_cm4_offset2(params->input_offset)};
     tk_cm4_gemm_run(&g, gather_1x1, &ctx);

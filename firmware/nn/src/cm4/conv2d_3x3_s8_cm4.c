@@ -1,71 +1,101 @@
-/* CONV_2D int8 for Cortex-M4, 3x3 path (dilation 1, C_in % 4 == 0): the im2col column is
- * expanded straight from the input, one kernel row (3 * C_in contiguous bytes) at a time
- * when the row lies inside the image, tap by tap with zero groups at the borders. */
+/* CONV_2D int8 for Cortex-M4, 3x3 path (dilation 1, C_in % 4 == 0), without im2col.
+ *
+ * The three input rows under the current output row are kept expanded in a window whose
+ * entry u holds, for kernel rows ky = 0, 1, 2 in turn and per group of 4 channels,
+ * [even(u), odd(u), even(u + S_w), odd(u + S_w)] of that input row: pixel u and its pair
+ * partner S_w columns to the right, interleaved as the micro-kernels' LDM wants them (zeros
+ * off the image). The column of the output pair (ox, ox + 1) is then the three consecutive
+ * entries u = ox * S_w - pad_w + 0..2: one contiguous run, in the reduction order
+ * (kx, ky, c), which is why this variant's filter is packed from [C_out, K_w, K_h, C_in].
+ * Moving to the next output row shifts the kept rows down inside each entry and expands
+ * only the new ones: each input row is expanded once per call, where im2col expanded every
+ * input value up to 9 times. */
 #include "conv2d_3x3_s8_cm4.h"
 
 #include "tk_cm4_conv_core.h"
 
-typedef struct {
-    const tk_conv_params *params;
-    const tk_dims *in;
-    int32_t out_h, out_w;
-    const int8_t *input;
-    int32_t offset2;
-} gather_ctx;
-
-TK_INLINE void gather_at(const void *vctx, int32_t p, int32_t *dst, const int32_t stride)
+/* Window entries: the columns of ceil(W_out / 2) pairs, consecutive pairs 2 * S_w apart. */
+static int32_t window_entries(int32_t out_w, int32_t stride_w)
 {
-    const gather_ctx *g = (const gather_ctx *)vctx;
-    const int32_t in_h = g->in->h, in_w = g->in->w, in_c = g->in->c;
-    const int32_t cg = in_c / 4;   /* groups per tap */
-    const int32_t ox = p % g->out_w;
-    const int32_t oy = (p / g->out_w) % g->out_h;
-    const int32_t b = p / (g->out_w * g->out_h);
-    const int32_t iy0 = oy * g->params->stride_h - g->params->pad_h;
-    const int32_t ix0 = ox * g->params->stride_w - g->params->pad_w;
-    const int8_t *image = g->input + b * in_h * in_w * in_c;
-    for (int32_t ky = 0; ky < 3; ++ky) {
-        const int32_t iy = iy0 + ky;
-        if (iy < 0 || iy >= in_h) {
-            dst = tk_cm4_zero(dst, stride, 3 * cg);
+    const int32_t pairs = (out_w + 1) / 2;
+    return 2 * (pairs - 1) * stride_w + 3;
+}
+
+/* Interleave pixels a and b (groups of 4 channels each) into [e(a), o(a), e(b), o(b)]. */
+TK_INLINE void expand_pair(int32_t *dst, const int8_t *a, const int8_t *b, int32_t groups, int32_t offset2)
+{
+    for (int32_t g = 0; g < groups; ++g) {
+        int32_t x, y;
+        TK_LDR_IA(a, x);
+        TK_LDR_IA(b, y);
+        TK_STRD_IA(dst, tk_sxtab16(offset2, x), tk_sxtab16_ror8(offset2, x), 8);
+        TK_STRD_IA(dst, tk_sxtab16(offset2, y), tk_sxtab16_ror8(offset2, y), 8);
+    }
+}
+
+/* Kernel row ky of every window entry: entries u = u0 .. u0 + entries - 1 of input row
+ * `row` (NULL: a padding row). Entry j starts at window + 3 * in_c * j words. */
+static void fill_row(int32_t *window, int32_t ky, const int8_t *row, int32_t u0, int32_t entries, int32_t in_w,
+                     int32_t in_c, int32_t stride_w, int32_t offset2)
+{
+    const int32_t cg = in_c / 4;
+    int32_t *dst = window + ky * in_c;
+    for (int32_t j = 0; j < entries; ++j, dst += 3 * in_c) {
+        const int32_t u = u0 + j, v = u + stride_w;
+        const int32_t a_in = row != NULL && u >= 0 && u < in_w, b_in = row != NULL && v >= 0 && v < in_w;
+        if (a_in && b_in) {
+            expand_pair(dst, row + u * in_c, row + v * in_c, cg, offset2);
             continue;
         }
-        const int8_t *row = image + (iy * in_w + ix0) * in_c;
-        if (ix0 >= 0 && ix0 + 2 < in_w) {
-            dst = tk_cm4_expand(dst, stride, row, 3 * cg, g->offset2);
-            continue;
+        if (a_in) {
+            tk_cm4_expand_s4(dst, row + u * in_c, cg, offset2);
+        } else {
+            tk_cm4_zero(dst, 4, cg);
         }
-        for (int32_t kx = 0; kx < 3; ++kx) {
-            const int32_t ix = ix0 + kx;
-            if (ix < 0 || ix >= in_w) {
-                dst = tk_cm4_zero(dst, stride, cg);
-            } else {
-                dst = tk_cm4_expand(dst, stride, row + kx * in_c, cg, g->offset2);
-            }
+        if (b_in) {
+            tk_cm4_expand_s4(dst + 2, row + v * in_c, cg, offset2);
+        } else {
+            tk_cm4_zero(dst + 2, 4, cg);
         }
     }
 }
 
-/* stride is a constant in each branch, so stores become STRD with fixed offsets */
-static void gather_3x3(const void *vctx, int32_t p, int32_t *dst, int32_t stride)
+/* Kernel rows d..2 of every entry move to 0..2-d (the output row moved d input rows down). */
+static void shift_rows(int32_t *window, int32_t d, int32_t entries, int32_t in_c)
 {
-    if (stride == 4) {
-        gather_at(vctx, p, dst, 4);
-    } else {
-        gather_at(vctx, p, dst, 2);
+    const int32_t quads = (3 - d) * in_c / 4;
+    for (int32_t j = 0; j < entries; ++j, window += 3 * in_c) {
+        int32_t *dst = window;
+        const int32_t *src = window + d * in_c;
+        for (int32_t q = 0; q < quads; ++q) {   /* forward copy: dst < src */
+            const int32_t a = src[0], b = src[1], c = src[2], e = src[3];
+            dst[0] = a;
+            dst[1] = b;
+            dst[2] = c;
+            dst[3] = e;
+            src += 4;
+            dst += 4;
+        }
     }
 }
 
-int32_t tk_conv2d_3x3_s8_cm4_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims,
-                                          const tk_dims *output_dims)
+/* Scratch: the requantization table, the window (3 rows), and the odd-width tail's pair. */
+static int32_t window_row_words(const tk_conv_params *params, const tk_dims *input_dims, const tk_dims *output_dims)
 {
-    (void)input_dims;
-    return tk_cm4_conv_scratch(output_dims->c, filter_dims->h * filter_dims->w * filter_dims->c, 0);
+    return window_entries(output_dims->w, params->stride_w) * input_dims->c;
+}
+
+int32_t tk_conv2d_3x3_s8_cm4_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
+                                          const tk_dims *filter_dims, const tk_dims *output_dims)
+{
+    (void)filter_dims;
+    return output_dims->c * (int32_t)sizeof(tk_cm4_rq) + 3 * 4 * window_row_words(params, input_dims, output_dims) +
+           ((2 * output_dims->c + 3) & ~3);
 }
 
 tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
                                const tk_dims *input_dims, const int8_t *input,
-                               const tk_dims *filter_dims, const int8_t *filter,
+                               const tk_dims *filter_dims, const int32_t *packed_filter,
                                const int32_t *bias,
                                const tk_dims *output_dims, int8_t *output,
                                void *scratch)
@@ -79,9 +109,51 @@ tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_qu
         return TK_ERR_SHAPE;
     }
     tk_cm4_gemm g;
-    (void)tk_cm4_conv_setup(&g, params, quant, filter_dims, filter, bias, output_dims, output, scratch);
-    gather_ctx ctx = {params, input_dims, output_dims->h, output_dims->w, input,
-                      tk_cm4_offset2(params->input_offset)};
-    tk_cm4_gemm_run(&g, gather_3x3, &ctx);
+    int32_t *window = (int32_t *)(void *)tk_cm4_conv_setup(&g, params, quant, filter_dims, packed_filter, bias,
+                                                         output_dims, output, scratch, 0);
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
+    const int32_t entries = window_entries(out_w, params->stride_w);
+    int8_t *tail = (int8_t *)(window + 3 * in_c * entries);
+    const int32_t offset2 = tk_cm4_offset2(params->input_offset);
+    const int32_t pair_step = 2 * params->stride_w * 3 * in_c;   /* words between pairs' columns */
+    const tk_cm4_pair_fn pair = tk_cm4_pair_for(&g);
+    tk_cm4_col col = {{NULL, NULL, NULL}, 1, 9 * (in_c / 4)};
+    int8_t *out = output;
+    for (int32_t b = 0; b < input_dims->n; ++b) {
+        const int8_t *image = input + b * in_h * in_w * in_c;
+        int32_t top = 0, have = 0;   /* input row at ky = 0; rows valid in the window */
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * params->stride_h - params->pad_h;
+            int32_t keep = 0;
+            if (have) {
+                const int32_t d = iy0 - top;
+                keep = d < 3 ? 3 - d : 0;
+                if (keep > 0) {
+                    shift_rows(window, d, entries, in_c);
+                }
+            }
+            for (int32_t ky = keep; ky < 3; ++ky) {
+                const int32_t iy = iy0 + ky;
+                fill_row(window, ky, iy >= 0 && iy < in_h ? image + iy * in_w * in_c : NULL, -params->pad_w,
+                         entries, in_w, in_c, params->stride_w, offset2);
+            }
+            top = iy0;
+            have = 1;
+            col.seg[0] = window;
+            int32_t ox = 0;
+            for (; ox + 1 < out_w; ox += 2) {
+                pair(&g, &col, out, out_c);
+                out += 2 * out_c;
+                col.seg[0] += pair_step;
+            }
+            if (ox < out_w) {   /* odd width: the pair's second pixel is computed, not kept */
+                pair(&g, &col, tail, out_c);
+                for (int32_t c = 0; c < out_c; ++c) {
+                    *out++ = tail[c];
+                }
+            }
+        }
+    }
     return TK_OK;
 }

@@ -75,9 +75,11 @@ static void gather_general(const void *vctx, int32_t p, int32_t *dst, int32_t st
     tk_cm4_expand(dst, stride, g->row, g->k4 / 4, g->offset2);
 }
 
-int32_t tk_conv2d_s8_cm4_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims,
+int32_t tk_conv2d_s8_cm4_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
+                                          const tk_dims *filter_dims,
                                       const tk_dims *output_dims)
 {
+    (void)params;
     (void)input_dims;
     const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
     return tk_cm4_conv_scratch(output_dims->c, k, tk_cm4_round4(k));
@@ -85,7 +87,7 @@ int32_t tk_conv2d_s8_cm4_scratch_size(const tk_dims *input_dims, const tk_dims *
 
 tk_status tk_conv2d_s8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
                            const tk_dims *input_dims, const int8_t *input,
-                           const tk_dims *filter_dims, const int8_t *filter,
+                           const tk_dims *filter_dims, const int32_t *packed_filter,
                            const int32_t *bias,
                            const tk_dims *output_dims, int8_t *output,
                            void *scratch)
@@ -95,8 +97,8 @@ tk_status tk_conv2d_s8_cm4(const tk_conv_params *params, const tk_channel_quant 
         return st;
     }
     tk_cm4_gemm g;
-    uint8_t *spare = tk_cm4_conv_setup(&g, params, quant, filter_dims, filter, bias, output_dims,
-                                       output, scratch);
+    uint8_t *spare = tk_cm4_conv_setup(&g, params, quant, filter_dims, packed_filter, bias, output_dims,
+                                       output, scratch, 1);
     gather_ctx ctx = {params, input_dims, filter_dims, output_dims->h, output_dims->w, input,
                       (int8_t *)spare, tk_cm4_round4(g.k), tk_cm4_offset2(params->input_offset)};
     tk_cm4_gemm_run(&g, gather_general, &ctx);

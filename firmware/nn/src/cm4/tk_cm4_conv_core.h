@@ -10,10 +10,13 @@
  * neither operand ever needs un-shuffling. The reduction length K = K_h*K_w*C_in is
  * padded to K4 (multiple of 4) with zeros.
  *   - weights in blocks of 3 channels (tk_cm4_block(): pairs for a remainder of 4 or 2, a
- *     single channel for 1), per group [even(o), odd(o), even(o+1), odd(o+1), ...];
- *     expanded once per call (per channel chunk);
- *   - im2col of a pixel pair, per group: [even(p), odd(p), even(p+1), odd(p+1)]
- *     (a trailing single pixel: [even, odd]), input_offset already added.
+ *     single channel for 1), per group [even(o), odd(o), even(o+1), odd(o+1), ...]; packed
+ *     once, at export time, by tk_conv2d_pack_s8_cm4() (conv2d_pack_s8_cm4.h) and read from
+ *     flash: no per-call expansion, no weight scratch, no channel chunks;
+ *   - the column of a pixel pair, per group: [even(p), odd(p), even(p+1), odd(p+1)]
+ *     (a trailing single pixel: [even, odd]), input_offset already added. A column is
+ *     given as `nseg` segments of `seg_groups` groups each (one im2col buffer, or one run
+ *     per kernel row in the 3x3 path's row ring), consumed in order.
  * One LDM brings a group of the pixel pair, each LDRD a group of one channel, which then
  * feeds 4 SMLADs: 16 instructions per 24 multiply-accumulates in a 3 x 2 block.
  *
@@ -29,37 +32,18 @@
 #include "tk_simd.h"
 #include "tk_types.h"
 
-/* Bytes of expanded weights kept per channel chunk; the chunk size is derived from it
- * (tinykd/export/kernels_cm4.py mirrors this arithmetic for the arena planner). */
-#define TK_CM4_WEIGHT_BUDGET 16384
+/* The variants each use a subset of the shared routines below. */
+#define TK_CM4_STATIC static __attribute__((unused))
 
 TK_INLINE int32_t tk_cm4_round4(int32_t k)
 {
     return (k + 3) & ~3;
 }
 
-/** Channels whose expanded weights are kept at once (even unless it is all of out_c). */
-TK_INLINE int32_t tk_cm4_chunk_channels(int32_t out_c, int32_t k4)
-{
-    const int32_t per_channel = k4 * 2;
-    if (out_c * per_channel <= TK_CM4_WEIGHT_BUDGET) {
-        return out_c;
-    }
-    int32_t mc = (TK_CM4_WEIGHT_BUDGET / per_channel) & ~1;
-    if (mc < 2) {
-        mc = 2;
-    }
-    const int32_t chunks = (out_c + mc - 1) / mc;
-    const int32_t balanced = (out_c + chunks - 1) / chunks;
-    return (balanced + 1) & ~1;
-}
-
-/** Scratch layout sizes (bytes): requant table, weight chunk, two im2col columns. */
+/** Scratch layout sizes (bytes): requant table, two im2col columns, the variant's extra. */
 TK_INLINE int32_t tk_cm4_conv_scratch(int32_t out_c, int32_t k, int32_t extra)
 {
-    const int32_t k4 = tk_cm4_round4(k);
-    return out_c * (int32_t)sizeof(tk_cm4_rq) + tk_cm4_chunk_channels(out_c, k4) * k4 * 2 +
-           2 * k4 * 2 + extra;
+    return out_c * (int32_t)sizeof(tk_cm4_rq) + 2 * tk_cm4_round4(k) * 2 + extra;
 }
 
 /* ------------------------------------------------------------ operand expansion */
@@ -130,34 +114,6 @@ TK_INLINE int32_t *tk_cm4_zero(int32_t *dst, int32_t stride, int32_t groups)
     return dst;
 }
 
-/**
- * Expand the weights of channels [o0, o0 + count) (rows of k int8 in `filter`) into the
- * pair layout described above, k padded with zeros to k4.
- */
-static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, int32_t count,
-                                int32_t k, int32_t k4)
-{
-    const int32_t full = k / 4;
-    const int32_t groups = k4 / 4;
-    for (int32_t j = 0; j < count;) {
-        const int32_t nb = tk_cm4_block(count - j);
-        const int32_t stride = 2 * nb;
-        for (int32_t c = 0; c < nb; ++c) {
-            const int8_t *row = filter + (o0 + j + c) * k;
-            int32_t *d = tk_cm4_expand(dst + 2 * c, stride, row, full, 0);
-            if (groups > full) {  /* the last partial group, zero-padded */
-                int8_t tail[4] = {0, 0, 0, 0};
-                for (int32_t t = 0; t < k - 4 * full; ++t) {
-                    tail[t] = row[4 * full + t];
-                }
-                tk_cm4_expand(d, stride, tail, 1, 0);
-            }
-        }
-        dst += groups * stride;
-        j += nb;
-    }
-}
-
 /* ------------------------------------------------------------- micro-kernels */
 
 /* One group of 4 reduction elements of a 2 channel x 2 pixel block: one LDM brings the
@@ -221,6 +177,14 @@ static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, 
 #define TK_CM4_CASES_ABOVE_8
 #endif
 
+/** A pixel pair's column: `nseg` runs of `seg_groups` groups, in reduction order. */
+#define TK_CM4_MAX_SEGS 3
+typedef struct {
+    const int32_t *seg[TK_CM4_MAX_SEGS];
+    int32_t nseg;
+    int32_t seg_groups;
+} tk_cm4_col;
+
 /**
  * 3 channels (triple layout, table entries q[0..2]) x 2 pixels (pair layout), requantized
  * and stored at out[0..2] (pixel p) and out[oc..oc+2] (pixel p+1). The reduction is straight-line code entered at the
@@ -228,21 +192,25 @@ static void tk_cm4_pack_weights(int32_t *dst, const int8_t *filter, int32_t o0, 
  * loop counter, which leaves the 14 allocatable registers to 6 accumulators, 2 pointers
  * and 6 operands.
  */
-__attribute__((noinline)) static void tk_cm4_block32(const int32_t *w, const int32_t *c, int32_t groups,
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_block32(const int32_t *w, const tk_cm4_col *col,
                                                      const tk_cm4_rq *q, const tk_cm4_out *os, int8_t *out,
                                                      int32_t oc)
 {
     int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias, a20 = q[2].bias, a21 = q[2].bias;
     register int32_t we TK_PIN("r4");
     register int32_t wo TK_PIN("r5");
-    while (groups > 0) {
-        const int32_t n = groups > TK_CM4_MM32_UNROLL ? TK_CM4_MM32_UNROLL : groups;
-        groups -= n;
-        switch (n) {
-            TK_CM4_CASES_ABOVE_8
-            TK_CM4_C(8) TK_CM4_C(7) TK_CM4_C(6) TK_CM4_C(5) TK_CM4_C(4) TK_CM4_C(3) TK_CM4_C(2) TK_CM4_C(1)
-        default:
-            break;
+    for (int32_t s = 0; s < col->nseg; ++s) {
+        const int32_t *c = col->seg[s];
+        int32_t groups = col->seg_groups;
+        while (groups > 0) {
+            const int32_t n = groups > TK_CM4_MM32_UNROLL ? TK_CM4_MM32_UNROLL : groups;
+            groups -= n;
+            switch (n) {
+                TK_CM4_CASES_ABOVE_8
+                TK_CM4_C(8) TK_CM4_C(7) TK_CM4_C(6) TK_CM4_C(5) TK_CM4_C(4) TK_CM4_C(3) TK_CM4_C(2) TK_CM4_C(1)
+            default:
+                break;
+            }
         }
     }
     /* requantize straight from the accumulator registers, all six before the first int8
@@ -275,7 +243,7 @@ __attribute__((noinline)) static void tk_cm4_block32(const int32_t *w, const int
 #undef TK_CM4_CASES_ABOVE_8
 
 /** 3 channels (triple layout) x 1 pixel (single layout). acc: [ch0, ch1, ch2]. */
-__attribute__((noinline)) static void tk_cm4_mm31(const int32_t *w, const int32_t *c, int32_t groups,
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_mm31(const int32_t *w, const int32_t *c, int32_t groups,
                                                   int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2];
@@ -295,7 +263,7 @@ __attribute__((noinline)) static void tk_cm4_mm31(const int32_t *w, const int32_
 }
 
 /** 2 channels (pair layout) x 1 pixel (single layout). acc: [ch0, ch1]. */
-__attribute__((noinline)) static void tk_cm4_mm21(const int32_t *w, const int32_t *c, int32_t groups,
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_mm21(const int32_t *w, const int32_t *c, int32_t groups,
                                                   int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1];
@@ -313,18 +281,20 @@ __attribute__((noinline)) static void tk_cm4_mm21(const int32_t *w, const int32_
 }
 
 /** 1 channel (single layout) x 2 pixels (pair layout). acc: [px0, px1]. */
-__attribute__((noinline)) static void tk_cm4_mm12(const int32_t *w, const int32_t *c, int32_t groups,
-                                                  int32_t *acc)
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_mm12(const int32_t *w, const tk_cm4_col *col, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1];
     int32_t c0e, c0o, c1e, c1o, we, wo;
-    for (int32_t g = 0; g < groups; ++g) {
-        TK_LD4_IA(c, c0e, c0o, c1e, c1o);
-        tk_ld2_ia(&w, &we, &wo);
-        a0 = tk_smlad(we, c0e, a0);
-        a1 = tk_smlad(we, c1e, a1);
-        a0 = tk_smlad(wo, c0o, a0);
-        a1 = tk_smlad(wo, c1o, a1);
+    for (int32_t s = 0; s < col->nseg; ++s) {
+        const int32_t *c = col->seg[s];
+        for (int32_t g = 0; g < col->seg_groups; ++g) {
+            TK_LD4_IA(c, c0e, c0o, c1e, c1o);
+            tk_ld2_ia(&w, &we, &wo);
+            a0 = tk_smlad(we, c0e, a0);
+            a1 = tk_smlad(we, c1e, a1);
+            a0 = tk_smlad(wo, c0o, a0);
+            a1 = tk_smlad(wo, c1o, a1);
+        }
     }
     acc[0] = a0;
     acc[1] = a1;
@@ -356,40 +326,41 @@ typedef struct {
     int32_t out_c;
     int32_t k;          /* reduction length K_h * K_w * C_in */
     int32_t groups;     /* K4 / 4 */
-    const int8_t *filter;
+    const int32_t *w;   /* packed filter (tk_conv2d_pack_s8_cm4) */
     int8_t *output;
     tk_cm4_out os;
-    int32_t *wbuf;      /* chunk_channels * k4 * 2 bytes */
     int32_t *cbuf;      /* 2 * k4 * 2 bytes */
 } tk_cm4_gemm;
 
 /**
- * Channels [o0, o0 + count) of the pixel pair in cbuf: per channel pair, the 2x2 block's
- * reduction (4 groups per loop turn) then its 4 outputs requantized and stored.
- * `out` points at output[p][o0].
+ * All channels of the pixel pair whose column is `col`: per channel block, the reduction
+ * then its outputs requantized and stored at out[o] (pixel p) and out[oc + o] (pixel p+1).
  */
-TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, int32_t o0, int32_t count,
-                                  int8_t *out)
+TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, const tk_cm4_col *col, int8_t *out,
+                                  int32_t oc)
 {
-    const int32_t groups = g->groups, oc = g->out_c;
-    const tk_cm4_rq *q = g->os.rq + o0;
-    const int32_t *w = g->wbuf;
+    const int32_t groups = g->groups, count = g->out_c;
+    const tk_cm4_rq *q = g->os.rq;
+    const int32_t *w = g->w;
     for (int32_t j = 0; j < count;) {
         const int32_t nb = tk_cm4_block(count - j);
         if (nb == 3) {
-            tk_cm4_block32(w, g->cbuf, groups, q, &g->os, out, oc);
+            tk_cm4_block32(w, col, q, &g->os, out, oc);
         } else if (nb == 2) {
             int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias;
-            const int32_t *c = g->cbuf;
             const int32_t *wp = w;
-            for (int32_t r = groups & 3; r > 0; --r) {
-                TK_CM4_MM22_STEP(wp, c);
-            }
-            for (int32_t r = groups >> 2; r > 0; --r) {
-                TK_CM4_MM22_STEP(wp, c);
-                TK_CM4_MM22_STEP(wp, c);
-                TK_CM4_MM22_STEP(wp, c);
-                TK_CM4_MM22_STEP(wp, c);
+            for (int32_t s = 0; s < col->nseg; ++s) {
+                const int32_t *c = col->seg[s];
+                const int32_t sg = col->seg_groups;
+                for (int32_t r = sg & 3; r > 0; --r) {
+                    TK_CM4_MM22_STEP(wp, c);
+                }
+                for (int32_t r = sg >> 2; r > 0; --r) {
+                    TK_CM4_MM22_STEP(wp, c);
+                    TK_CM4_MM22_STEP(wp, c);
+                    TK_CM4_MM22_STEP(wp, c);
+                    TK_CM4_MM22_STEP(wp, c);
+                }
             }
             const tk_cm4_rq q0 = q[0], q1 = q[1];
             out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a00);
@@ -398,7 +369,7 @@ TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, int32_t o0
             out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a11);
         } else {
             int32_t acc[2] = {q[0].bias, q[0].bias};
-            tk_cm4_mm12(w, g->cbuf, groups, acc);
+            tk_cm4_mm12(w, col, acc);
             out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[0]);
             out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[1]);
         }
@@ -409,31 +380,40 @@ TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, int32_t o0
     }
 }
 
-__attribute__((noinline)) static void tk_cm4_pair_pixels_sat(const tk_cm4_gemm *g, int32_t o0, int32_t count,
-                                                             int8_t *out)
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_pair_pixels_sat(const tk_cm4_gemm *g, const tk_cm4_col *col,
+                                                             int8_t *out, int32_t oc)
 {
-    tk_cm4_pair_pixels(g, TK_CM4_RQ_SAT, o0, count, out);
+    tk_cm4_pair_pixels(g, TK_CM4_RQ_SAT, col, out, oc);
 }
 
-__attribute__((noinline)) static void tk_cm4_pair_pixels_clamp(const tk_cm4_gemm *g, int32_t o0, int32_t count,
-                                                               int8_t *out)
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_pair_pixels_clamp(const tk_cm4_gemm *g, const tk_cm4_col *col,
+                                                               int8_t *out, int32_t oc)
 {
-    tk_cm4_pair_pixels(g, TK_CM4_RQ_CLAMP, o0, count, out);
+    tk_cm4_pair_pixels(g, TK_CM4_RQ_CLAMP, col, out, oc);
 }
 
-__attribute__((noinline)) static void tk_cm4_pair_pixels_exact(const tk_cm4_gemm *g, int32_t o0, int32_t count,
-                                                               int8_t *out)
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_pair_pixels_exact(const tk_cm4_gemm *g, const tk_cm4_col *col,
+                                                               int8_t *out, int32_t oc)
 {
-    tk_cm4_pair_pixels(g, TK_CM4_RQ_EXACT, o0, count, out);
+    tk_cm4_pair_pixels(g, TK_CM4_RQ_EXACT, col, out, oc);
 }
 
-/** Channels [o0, o0 + count) of the single pixel in cbuf (single layout). */
-static void tk_cm4_single_pixel(const tk_cm4_gemm *g, int32_t o0, int32_t count, int8_t *out)
+typedef void (*tk_cm4_pair_fn)(const tk_cm4_gemm *, const tk_cm4_col *, int8_t *, int32_t);
+
+/** The pixel-pair routine for the call's requantization mode (chosen once per call). */
+TK_INLINE tk_cm4_pair_fn tk_cm4_pair_for(const tk_cm4_gemm *g)
 {
-    const tk_cm4_rq *q = g->os.rq + o0;
-    const int32_t *w = g->wbuf;
-    for (int32_t j = 0; j < count;) {
-        const int32_t nb = tk_cm4_block(count - j);
+    return g->os.mode == TK_CM4_RQ_SAT ? tk_cm4_pair_pixels_sat
+           : g->os.mode == TK_CM4_RQ_CLAMP ? tk_cm4_pair_pixels_clamp : tk_cm4_pair_pixels_exact;
+}
+
+/** All channels of the single pixel in cbuf (single layout). */
+TK_CM4_STATIC void tk_cm4_single_pixel(const tk_cm4_gemm *g, int8_t *out)
+{
+    const tk_cm4_rq *q = g->os.rq;
+    const int32_t *w = g->w;
+    for (int32_t j = 0; j < g->out_c;) {
+        const int32_t nb = tk_cm4_block(g->out_c - j);
         int32_t acc[3] = {q[j].bias, nb > 1 ? q[j + 1].bias : 0, nb > 2 ? q[j + 2].bias : 0};
         if (nb == 3) {
             tk_cm4_mm31(w, g->cbuf, g->groups, acc);
@@ -450,29 +430,22 @@ static void tk_cm4_single_pixel(const tk_cm4_gemm *g, int32_t o0, int32_t count,
     }
 }
 
-/** The convolution as GEMM over channel chunks and pixel pairs. */
-static void tk_cm4_gemm_run(const tk_cm4_gemm *g, tk_cm4_gather_fn gather, const void *ctx)
+/** The convolution as GEMM over pixel pairs whose columns `gather` writes into cbuf. */
+TK_CM4_STATIC void tk_cm4_gemm_run(const tk_cm4_gemm *g, tk_cm4_gather_fn gather, const void *ctx)
 {
-    const int32_t k4 = g->groups * 4;
-    const int32_t mc = tk_cm4_chunk_channels(g->out_c, k4);
-    void (*const pair)(const tk_cm4_gemm *, int32_t, int32_t, int8_t *) =
-        g->os.mode == TK_CM4_RQ_SAT ? tk_cm4_pair_pixels_sat
-        : g->os.mode == TK_CM4_RQ_CLAMP ? tk_cm4_pair_pixels_clamp : tk_cm4_pair_pixels_exact;
-    for (int32_t o0 = 0; o0 < g->out_c; o0 += mc) {
-        const int32_t count = g->out_c - o0 < mc ? g->out_c - o0 : mc;
-        tk_cm4_pack_weights(g->wbuf, g->filter, o0, count, g->k, k4);
-        int8_t *out = g->output + o0;
-        int32_t p = 0;
-        for (; p + 1 < g->pixels; p += 2) {
-            gather(ctx, p, g->cbuf, 4);
-            gather(ctx, p + 1, g->cbuf + 2, 4);
-            pair(g, o0, count, out);
-            out += 2 * g->out_c;
-        }
-        if (p < g->pixels) {
-            gather(ctx, p, g->cbuf, 2);
-            tk_cm4_single_pixel(g, o0, count, out);
-        }
+    const tk_cm4_pair_fn pair = tk_cm4_pair_for(g);
+    const tk_cm4_col col = {{g->cbuf, NULL, NULL}, 1, g->groups};
+    int8_t *out = g->output;
+    int32_t p = 0;
+    for (; p + 1 < g->pixels; p += 2) {
+        gather(ctx, p, g->cbuf, 4);
+        gather(ctx, p + 1, g->cbuf + 2, 4);
+        pair(g, &col, out, g->out_c);
+        out += 2 * g->out_c;
+    }
+    if (p < g->pixels) {
+        gather(ctx, p, g->cbuf, 2);
+        tk_cm4_single_pixel(g, out);
     }
 }
 
@@ -493,11 +466,15 @@ TK_INLINE tk_status tk_cm4_conv_check(const tk_conv_params *params, const tk_dim
     return TK_OK;
 }
 
-/** Carve the scratch and fill the common GEMM description; returns the spare bytes' start. */
-static uint8_t *tk_cm4_conv_setup(tk_cm4_gemm *g, const tk_conv_params *params,
+/**
+ * Carve the scratch (requantization table, then the two im2col columns when `columns` is 1)
+ * and fill the common GEMM description; returns the spare bytes' start.
+ */
+TK_CM4_STATIC uint8_t *tk_cm4_conv_setup(tk_cm4_gemm *g, const tk_conv_params *params,
                                   const tk_channel_quant *quant, const tk_dims *filter_dims,
-                                  const int8_t *filter, const int32_t *bias,
-                                  const tk_dims *output_dims, int8_t *output, void *scratch)
+                                  const int32_t *packed_filter, const int32_t *bias,
+                                  const tk_dims *output_dims, int8_t *output, void *scratch,
+                                  int32_t columns)
 {
     const int32_t out_c = output_dims->c;
     const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
@@ -505,15 +482,13 @@ static uint8_t *tk_cm4_conv_setup(tk_cm4_gemm *g, const tk_conv_params *params,
     uint8_t *s = (uint8_t *)scratch;
     tk_cm4_rq *rq = (tk_cm4_rq *)(void *)s;
     s += out_c * (int32_t)sizeof(tk_cm4_rq);
-    g->wbuf = (int32_t *)(void *)s;
-    s += tk_cm4_chunk_channels(out_c, k4) * k4 * 2;
-    g->cbuf = (int32_t *)(void *)s;
-    s += 2 * k4 * 2;
+    g->cbuf = (int32_t *)(void *)s;   /* columns: im2col buffers wanted (0 or 1) */
+    s += columns * 2 * k4 * 2;
     g->pixels = output_dims->n * output_dims->h * output_dims->w;
     g->out_c = out_c;
     g->k = k;
     g->groups = k4 / 4;
-    g->filter = filter;
+    g->w = packed_filter;
     g->output = output;
     g->os.rq = rq;
     g->os.out_offset = params->output_offset;
