@@ -17,8 +17,8 @@ int32_t tk_conv2d_pack_s8_cm4_words(int32_t out_c, int32_t k);
 
 /**
  * Pack an int8 filter [C_out, K] (K = K_h * K_w * C_in, the TFLite OHWI order) for the
- * Cortex-M4 convolutions. Channels go in blocks of 3 (the last blocks: 2 + 2 for a
- * remainder of 4, 2 for 2, 1 for 1); within a block, per group of 4 reduction elements
+ * Cortex-M4 convolutions. Channels go in pairs (a last odd channel alone); within a
+ * block, per group of 4 reduction elements
  * k..k+3 and per channel, two words of int16 pairs: even = [w(k), w(k+2)] and
  * odd = [w(k+1), w(k+3)] (low half first), K zero-padded to K4.
  * tinykd/export/kernels_cm4.py:pack_filter() is the exporter's copy of this layout.
@@ -32,13 +32,14 @@ void tk_conv2d_pack_s8_cm4(const int8_t *filter, int32_t out_c, int32_t k, int32
 
 /**
  * Pack a 3x3 filter [C_out, 3, 3, C_in] for conv2d_3x3_s8_cm4, whose reduction runs in
- * (kx, ky, c) order: tk_conv2d_pack_s8_cm4() of the filter transposed to [C_out, 3 (K_w),
- * 3 (K_h), C_in]. tk_conv2d_pack_s8_cm4_words(out_c, 9 * in_c) words.
+ * (kx, ky, c) order over C4 = C_in rounded up to a multiple of 4 channels:
+ * tk_conv2d_pack_s8_cm4() of the filter transposed to [C_out, 3 (K_w), 3 (K_h), C4], the
+ * added channels zero.
  *
  * @param filter  in: int8 [C_out, 3, 3, C_in]
  * @param out_c   output channels (C_out)
  * @param in_c    input channels (C_in)
- * @param packed  out: tk_conv2d_pack_s8_cm4_words(out_c, 9 * in_c) int32 words
+ * @param packed  out: tk_conv2d_pack_s8_cm4_words(out_c, 9 * C4) int32 words
  */
 void tk_conv2d_3x3_pack_s8_cm4(const int8_t *filter, int32_t out_c, int32_t in_c, int32_t *packed);
 

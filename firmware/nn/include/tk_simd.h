@@ -100,6 +100,31 @@ TK_INLINE void tk_ld2_ia(const int32_t **p, int32_t *a, int32_t *b)
     } while (0)
 #endif
 
+/** Copy four words from *s to *d (both 4-byte aligned; one LDM, one STM), advancing both. */
+#if TK_SIMD_DSP
+#define TK_COPY4_IA(d, s)                                                                   \
+    do {                                                                                    \
+        register int32_t tk_c8_ __asm__("r8");                                              \
+        register int32_t tk_c9_ __asm__("r9");                                              \
+        register int32_t tk_c10_ __asm__("r10");                                            \
+        register int32_t tk_c11_ __asm__("r11");                                            \
+        __asm__ volatile("ldmia %4!, {%0, %1, %2, %3}\n\tstmia %5!, {%0, %1, %2, %3}"         \
+                         : "=&r"(tk_c8_), "=&r"(tk_c9_), "=&r"(tk_c10_), "=&r"(tk_c11_), "+r"(s), "+r"(d) \
+                         :                                                                  \
+                         : "memory");                                                       \
+    } while (0)
+#else
+#define TK_COPY4_IA(d, s) \
+    do {                  \
+        (d)[0] = (s)[0];  \
+        (d)[1] = (s)[1];  \
+        (d)[2] = (s)[2];  \
+        (d)[3] = (s)[3];  \
+        (d) += 4;         \
+        (s) += 4;         \
+    } while (0)
+#endif
+
 /** x = *(int32_t *)p (any alignment, LDR), p += 4 bytes. */
 #if TK_SIMD_DSP
 #define TK_LDR_IA(p, x) __asm__ volatile("ldr %0, [%1], #4" : "=r"(x), "+r"(p) : : "memory")

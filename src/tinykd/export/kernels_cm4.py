@@ -6,7 +6,7 @@ Selection, as CMSIS-NN's wrappers do it, from the layer's shape only (highest pr
 the reference kernel is the fallback of every family):
 
 - conv2d: 1x1 path (1x1 kernel, no padding, C_in % 4 == 0) and 3x3 path (3x3 kernel,
-  dilation 1, C_in % 4 == 0) at priority 20; the general path (any kernel, stride, padding,
+  dilation 1, C_in % 4 == 0 or C_in == 3) at priority 20; the general path (any kernel, stride, padding,
   dilation, C_in) at priority 10; grouped convolutions stay on the reference kernel. The
   three take their filter packed into int16 pairs at export time (`pack_filter`, the layout
   of tk_conv2d_pack_s8_cm4): twice the int8 filter's flash, no per-call expansion in RAM.
@@ -30,7 +30,7 @@ def round4(k: int) -> int:
 
 def _block(rest: int) -> int:
     """tk_cm4_block(): channels in the next block of the packed filter."""
-    return 2 if rest in (4, 2) else (1 if rest == 1 else 3)
+    return 2 if rest >= 2 else 1
 
 
 def pack_filter(filter_: np.ndarray) -> np.ndarray:
@@ -59,9 +59,12 @@ def _pack_conv(layer) -> dict:
 
 
 def _pack_conv_3x3(layer) -> dict:
-    """tk_conv2d_3x3_pack_s8_cm4(): the 3x3 path reduces in (kx, ky, c) order."""
+    """tk_conv2d_3x3_pack_s8_cm4(): the 3x3 path reduces in (kx, ky, c) order, over channels
+    padded with zero weights to a multiple of 4."""
     arrays = dict(layer.arrays)
     f = np.asarray(layer.arrays["filter"]).reshape(layer.dims["filter"])
+    c = f.shape[3]
+    f = np.pad(f, ((0, 0), (0, 0), (0, 0), (0, round4(c) - c)))
     arrays["filter"] = pack_filter(f.transpose(0, 2, 1, 3))
     return arrays
 
@@ -100,7 +103,7 @@ def _accepts_conv_3x3(layer) -> bool:
     _, kh, kw, kc = layer.dims["filter"]
     p = layer.params
     return (_ungrouped(layer) and kh == 3 and kw == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1
-            and kc % 4 == 0)
+            and (kc % 4 == 0 or kc == 3))
 
 
 def _scratch_conv(layer) -> int:
@@ -114,7 +117,7 @@ def _scratch_conv_1x1(layer) -> int:
 
 def _scratch_conv_3x3(layer) -> int:
     out_w, out_c, in_c = layer.dims["output"][2], layer.dims["output"][3], layer.dims["input"][3]
-    window = 3 * 4 * in_c * window_entries(out_w, layer.params["stride_w"])
+    window = 3 * 4 * round4(in_c) * window_entries(out_w, layer.params["stride_w"])
     return out_c * RQ_ENTRY_BYTES + window + round4(2 * out_c)
 
 

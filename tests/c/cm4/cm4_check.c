@@ -16,7 +16,7 @@
 
 static int8_t g_in[MAX_ACT];
 static int8_t g_filter[MAX_FILTER];
-static int32_t g_packed[MAX_FILTER / 2 + 3 * 64];
+static int32_t g_packed[MAX_FILTER / 2 + 9 * MAX_CH];
 static int8_t g_ref[MAX_ACT];
 static int8_t g_out[MAX_ACT];
 static int32_t g_bias[MAX_CH];
@@ -145,6 +145,9 @@ static void conv_case(int32_t case_no)
     if (case_no % 17 == 0) {  /* a wide layer: K = 576, 28 channels (8 triples + 2 pairs) */
         kh = kw = 3, cin = 64, cout = 28, h = w = 4, n = 1, ph = pw = 1;
     }
+    if (case_no % 13 == 5 && dil == 1) {  /* an RGB input layer: the 3x3 path's C_in == 3 */
+        kh = kw = 3, cin = 3, ph = range(0, 2), pw = range(0, 2);
+    }
     const int32_t oh = (h + 2 * ph - dil * (kh - 1) - 1) / sh + 1;
     const int32_t ow = (w + 2 * pw - dil * (kw - 1) - 1) / sw + 1;
     if (oh < 1 || ow < 1 || h + 2 * ph < dil * (kh - 1) + 1 || w + 2 * pw < dil * (kw - 1) + 1 ||
@@ -174,7 +177,7 @@ static void conv_case(int32_t case_no)
         {"conv2d_1x1_s8_cm4", tk_conv2d_1x1_s8_cm4, tk_conv2d_1x1_s8_cm4_scratch_size,
          kh == 1 && kw == 1 && ph == 0 && pw == 0 && cin % 4 == 0},
         {"conv2d_3x3_s8_cm4", tk_conv2d_3x3_s8_cm4, tk_conv2d_3x3_s8_cm4_scratch_size,
-         kh == 3 && kw == 3 && dil == 1 && cin % 4 == 0},
+         kh == 3 && kw == 3 && dil == 1 && (cin % 4 == 0 || cin == 3)},
     };
     for (unsigned v = 0; v < sizeof variants / sizeof variants[0]; ++v) {
         if (!variants[v].ok) {

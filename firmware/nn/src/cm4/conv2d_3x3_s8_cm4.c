@@ -1,4 +1,5 @@
-/* CONV_2D int8 for Cortex-M4, 3x3 path (dilation 1, C_in % 4 == 0), without im2col.
+/* CONV_2D int8 for Cortex-M4, 3x3 path (dilation 1, C_in % 4 == 0 or C_in == 3), without
+ * im2col.
  *
  * The three input rows under the current output row are kept expanded in a window whose
  * entry u holds, for kernel rows ky = 0, 1, 2 in turn and per group of 4 channels,
@@ -7,18 +8,36 @@
  * off the image). The column of the output pair (ox, ox + 1) is then the three consecutive
  * entries u = ox * S_w - pad_w + 0..2: one contiguous run, in the reduction order
  * (kx, ky, c), which is why this variant's filter is packed from [C_out, K_w, K_h, C_in].
- * Moving to the next output row shifts the kept rows down inside each entry and expands
- * only the new ones: each input row is expanded once per call, where im2col expanded every
- * input value up to 9 times. */
+ * Moving to the next output row shifts the kept rows down inside each entry (LDM/STM) and
+ * expands only the new ones: each input row is expanded once per call, where im2col
+ * expanded every input value up to 9 times.
+ *
+ * C_in == 3 (RGB input layers) runs as C_in = 4: the packed filter holds zeros for the
+ * fourth channel, so whatever the fourth lane holds (the next pixel's first channel, read
+ * by the same 4-byte load) contributes nothing: 9 * 4 = 36 products per output instead of
+ * 27, and no gather at all.
+ */
 #include "conv2d_3x3_s8_cm4.h"
 
 #include "tk_cm4_conv_core.h"
+
+/* Channels as the window stores them (C_in rounded up to a multiple of 4). */
+static int32_t window_channels(int32_t in_c)
+{
+    return (in_c + 3) & ~3;
+}
 
 /* Window entries: the columns of ceil(W_out / 2) pairs, consecutive pairs 2 * S_w apart. */
 static int32_t window_entries(int32_t out_w, int32_t stride_w)
 {
     const int32_t pairs = (out_w + 1) / 2;
     return 2 * (pairs - 1) * stride_w + 3;
+}
+
+/* Scratch: the requantization table, the window (3 rows), and the odd-width tail's pair. */
+static int32_t window_words(const tk_conv_params *params, const tk_dims *input_dims, const tk_dims *output_dims)
+{
+    return 3 * window_channels(input_dims->c) * window_entries(output_dims->w, params->stride_w);
 }
 
 /* Interleave pixels a and b (groups of 4 channels each) into [e(a), o(a), e(b), o(b)]. */
@@ -33,63 +52,85 @@ TK_INLINE void expand_pair(int32_t *dst, const int8_t *a, const int8_t *b, int32
     }
 }
 
-/* Kernel row ky of every window entry: entries u = u0 .. u0 + entries - 1 of input row
- * `row` (NULL: a padding row). Entry j starts at window + 3 * in_c * j words. */
-static void fill_row(int32_t *window, int32_t ky, const int8_t *row, int32_t u0, int32_t entries, int32_t in_w,
-                     int32_t in_c, int32_t stride_w, int32_t offset2)
+/* One pixel's groups into one half of the entries' pairs (dst every 4 words); a pixel off
+ * the image (src NULL) gives zeros. Near the end of the input tensor the last 4-byte group
+ * of a C_in == 3 pixel would read past it: those bytes come one by one (the fourth lane's
+ * value does not matter, its weights are zero). */
+static void expand_one(int32_t *dst, const int8_t *src, int32_t groups, int32_t offset2, const int8_t *limit)
 {
-    const int32_t cg = in_c / 4;
-    int32_t *dst = window + ky * in_c;
-    for (int32_t j = 0; j < entries; ++j, dst += 3 * in_c) {
+    if (src == NULL) {
+        tk_cm4_zero(dst, 4, groups);
+        return;
+    }
+    if (src + 4 * groups <= limit) {
+        tk_cm4_expand_s4(dst, src, groups, offset2);
+        return;
+    }
+    for (int32_t g = 0; g < groups; ++g, src += 4, dst += 4) {
+        int8_t b[4] = {0, 0, 0, 0};
+        for (int32_t t = 0; t < 4 && src + t < limit; ++t) {
+            b[t] = src[t];
+        }
+        tk_cm4_expand_s4(dst, b, 1, offset2);
+    }
+}
+
+/* Kernel row ky of every window entry (u = u0 + j) from input row `row` (NULL: a padding
+ * row). Entry j starts at window + 3 * wc * j words. */
+static void fill_row(int32_t *window, int32_t ky, const int8_t *row, int32_t u0, int32_t entries, int32_t in_w,
+                     int32_t in_c, int32_t stride_w, int32_t offset2, const int8_t *limit)
+{
+    const int32_t wc = window_channels(in_c), cg = wc / 4, step = 3 * wc;
+    int32_t *dst = window + ky * wc;
+    if (row == NULL) {
+        for (int32_t j = 0; j < entries; ++j, dst += step) {
+            tk_cm4_zero(dst, 2, 2 * cg);
+        }
+        return;
+    }
+    /* entries whose two pixels are both inside the row, and safe to read 4 * cg bytes at */
+    int32_t lo = -u0 > 0 ? -u0 : 0;
+    int32_t hi = in_w - stride_w - u0;   /* exclusive */
+    while (hi > lo && row + (u0 + hi - 1 + stride_w) * in_c + 4 * cg > limit) {
+        --hi;
+    }
+    if (hi > entries) {
+        hi = entries;
+    }
+    for (int32_t j = 0; j < entries; ++j, dst += step) {
+        if (j == lo && lo < hi) {
+            const int8_t *a = row + (u0 + j) * in_c, *b = a + stride_w * in_c;
+            for (; j < hi; ++j, dst += step, a += in_c, b += in_c) {
+                expand_pair(dst, a, b, cg, offset2);
+            }
+            if (j == entries) {
+                break;
+            }
+        }
         const int32_t u = u0 + j, v = u + stride_w;
-        const int32_t a_in = row != NULL && u >= 0 && u < in_w, b_in = row != NULL && v >= 0 && v < in_w;
-        if (a_in && b_in) {
-            expand_pair(dst, row + u * in_c, row + v * in_c, cg, offset2);
-            continue;
-        }
-        if (a_in) {
-            tk_cm4_expand_s4(dst, row + u * in_c, cg, offset2);
-        } else {
-            tk_cm4_zero(dst, 4, cg);
-        }
-        if (b_in) {
-            tk_cm4_expand_s4(dst + 2, row + v * in_c, cg, offset2);
-        } else {
-            tk_cm4_zero(dst + 2, 4, cg);
-        }
+        expand_one(dst, u >= 0 && u < in_w ? row + u * in_c : NULL, cg, offset2, limit);
+        expand_one(dst + 2, v >= 0 && v < in_w ? row + v * in_c : NULL, cg, offset2, limit);
     }
 }
 
 /* Kernel rows d..2 of every entry move to 0..2-d (the output row moved d input rows down). */
-static void shift_rows(int32_t *window, int32_t d, int32_t entries, int32_t in_c)
+static void shift_rows(int32_t *window, int32_t d, int32_t entries, int32_t wc)
 {
-    const int32_t quads = (3 - d) * in_c / 4;
-    for (int32_t j = 0; j < entries; ++j, window += 3 * in_c) {
+    const int32_t quads = (3 - d) * wc / 4;
+    for (int32_t j = 0; j < entries; ++j, window += 3 * wc) {
         int32_t *dst = window;
-        const int32_t *src = window + d * in_c;
-        for (int32_t q = 0; q < quads; ++q) {   /* forward copy: dst < src */
-            const int32_t a = src[0], b = src[1], c = src[2], e = src[3];
-            dst[0] = a;
-            dst[1] = b;
-            dst[2] = c;
-            dst[3] = e;
-            src += 4;
-            dst += 4;
+        const int32_t *src = window + d * wc;
+        for (int32_t q = 0; q < quads; ++q) {   /* forward copy, dst < src */
+            TK_COPY4_IA(dst, src);
         }
     }
-}
-
-/* Scratch: the requantization table, the window (3 rows), and the odd-width tail's pair. */
-static int32_t window_row_words(const tk_conv_params *params, const tk_dims *input_dims, const tk_dims *output_dims)
-{
-    return window_entries(output_dims->w, params->stride_w) * input_dims->c;
 }
 
 int32_t tk_conv2d_3x3_s8_cm4_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
                                           const tk_dims *filter_dims, const tk_dims *output_dims)
 {
     (void)filter_dims;
-    return output_dims->c * (int32_t)sizeof(tk_cm4_rq) + 3 * 4 * window_row_words(params, input_dims, output_dims) +
+    return output_dims->c * (int32_t)sizeof(tk_cm4_rq) + 4 * window_words(params, input_dims, output_dims) +
            ((2 * output_dims->c + 3) & ~3);
 }
 
@@ -105,50 +146,51 @@ tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_qu
         return st;
     }
     if (filter_dims->h != 3 || filter_dims->w != 3 || params->dilation_h != 1 ||
-        params->dilation_w != 1 || input_dims->c % 4 != 0) {
+        params->dilation_w != 1 || (input_dims->c % 4 != 0 && input_dims->c != 3)) {
         return TK_ERR_SHAPE;
     }
-    tk_cm4_gemm g;
-    int32_t *window = (int32_t *)(void *)tk_cm4_conv_setup(&g, params, quant, filter_dims, packed_filter, bias,
-                                                         output_dims, output, scratch, 0);
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
+    const int32_t wc = window_channels(in_c);
+    /* the GEMM sees the reduction as 9 * wc (the packed filter's zero channels included) */
+    const tk_dims gemm_filter = {filter_dims->n, 3, 3, wc};
+    tk_cm4_gemm g;
+    int32_t *window = (int32_t *)(void *)tk_cm4_conv_setup(&g, params, quant, &gemm_filter, packed_filter, bias,
+                                                           output_dims, output, scratch, 0);
     const int32_t entries = window_entries(out_w, params->stride_w);
-    int8_t *tail = (int8_t *)(window + 3 * in_c * entries);
+    int8_t *tail = (int8_t *)(window + window_words(params, input_dims, output_dims));
     const int32_t offset2 = tk_cm4_offset2(params->input_offset);
-    const int32_t pair_step = 2 * params->stride_w * 3 * in_c;   /* words between pairs' columns */
+    const int32_t pair_step = 2 * params->stride_w * 3 * wc;   /* words between pairs' columns */
+    const int8_t *limit = input + input_dims->n * in_h * in_w * in_c;
     const tk_cm4_pair_fn pair = tk_cm4_pair_for(&g);
-    tk_cm4_col col = {{NULL, NULL, NULL}, 1, 9 * (in_c / 4)};
+    const int32_t *col;
     int8_t *out = output;
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int8_t *image = input + b * in_h * in_w * in_c;
-        int32_t top = 0, have = 0;   /* input row at ky = 0; rows valid in the window */
+        int32_t top = 0, have = 0;   /* input row at ky = 0; whether the window holds rows */
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * params->stride_h - params->pad_h;
             int32_t keep = 0;
-            if (have) {
-                const int32_t d = iy0 - top;
-                keep = d < 3 ? 3 - d : 0;
-                if (keep > 0) {
-                    shift_rows(window, d, entries, in_c);
-                }
+            if (have && iy0 - top < 3) {
+                keep = 3 - (iy0 - top);
+                shift_rows(window, iy0 - top, entries, wc);
             }
             for (int32_t ky = keep; ky < 3; ++ky) {
                 const int32_t iy = iy0 + ky;
                 fill_row(window, ky, iy >= 0 && iy < in_h ? image + iy * in_w * in_c : NULL, -params->pad_w,
-                         entries, in_w, in_c, params->stride_w, offset2);
+                         entries, in_w, in_c, params->stride_w, offset2, limit);
             }
             top = iy0;
             have = 1;
-            col.seg[0] = window;
+            col = window;
             int32_t ox = 0;
             for (; ox + 1 < out_w; ox += 2) {
-                pair(&g, &col, out, out_c);
+                pair(&g, col, out, out_c);
                 out += 2 * out_c;
-                col.seg[0] += pair_step;
+                col += pair_step;
             }
             if (ox < out_w) {   /* odd width: the pair's second pixel is computed, not kept */
-                pair(&g, &col, tail, out_c);
+                pair(&g, col, tail, out_c);
                 for (int32_t c = 0; c < out_c; ++c) {
                     *out++ = tail[c];
                 }

@@ -1,7 +1,7 @@
 /*
  * Shared machinery of the Cortex-M4 convolution variants (internal to firmware/nn/src/cm4):
- * im2col GEMM on int16 pairs with SMLAD, 3 output channels x 2 output pixels per block
- * (2 x 2 and 1 x 2 for the last channels of a chunk).
+ * GEMM on int16 pairs with SMLAD, 2 output channels x 2 output pixels per block (1 x 2 for
+ * a last odd channel).
  *
  * Data layout (all int16 pairs, "reordered" as SXTB16 produces them): a group of 4
  * consecutive reduction elements k..k+3 of one operand becomes two words
@@ -9,16 +9,17 @@
  * and SMLAD(even_w, even_x) + SMLAD(odd_w, odd_x) is the 4-element dot product, so
  * neither operand ever needs un-shuffling. The reduction length K = K_h*K_w*C_in is
  * padded to K4 (multiple of 4) with zeros.
- *   - weights in blocks of 3 channels (tk_cm4_block(): pairs for a remainder of 4 or 2, a
- *     single channel for 1), per group [even(o), odd(o), even(o+1), odd(o+1), ...]; packed
- *     once, at export time, by tk_conv2d_pack_s8_cm4() (conv2d_pack_s8_cm4.h) and read from
- *     flash: no per-call expansion, no weight scratch, no channel chunks;
+ *   - weights in blocks of 2 channels (a last odd channel alone), per group
+ *     [even(o), odd(o), even(o+1), odd(o+1)]; packed once, at export time, by
+ *     tk_conv2d_pack_s8_cm4() (conv2d_pack_s8_cm4.h) and read from flash: no per-call
+ *     expansion, no weight scratch;
  *   - the column of a pixel pair, per group: [even(p), odd(p), even(p+1), odd(p+1)]
- *     (a trailing single pixel: [even, odd]), input_offset already added. A column is
- *     given as `nseg` segments of `seg_groups` groups each (one im2col buffer, or one run
- *     per kernel row in the 3x3 path's row ring), consumed in order.
- * One LDM brings a group of the pixel pair, each LDRD a group of one channel, which then
- * feeds 4 SMLADs: 16 instructions per 24 multiply-accumulates in a 3 x 2 block.
+ *     (a trailing single pixel: [even, odd]), input_offset already added.
+ * Per group of a 2 x 2 block, one LDM brings the pixel pair's 4 words and one LDM the
+ * channel pair's, which feed 8 SMLADs: 10 instructions per 16 multiply-accumulates. That
+ * takes 14 registers (2 pointers, 4 accumulators, 8 operands), more than the compiler will
+ * give inline C, so on the M4 the block loop is assembly (tk_cm4_mm22_sat below); the C
+ * loop is its specification, and the host's.
  *
  * Requantization: tk_cm4_requant.h.
  */
@@ -97,10 +98,10 @@ TK_INLINE int32_t *tk_cm4_expand(int32_t *dst, int32_t stride, const int8_t *src
                          : tk_cm4_expand_s2(dst, src, groups, offset2);
 }
 
-/** Channels in the next weight block when `rest` remain: triples, pairs for 4 and 2. */
+/** Channels in the next weight block when `rest` remain: pairs, a last single channel. */
 TK_INLINE int32_t tk_cm4_block(int32_t rest)
 {
-    return rest == 4 || rest == 2 ? 2 : (rest == 1 ? 1 : 3);
+    return rest >= 2 ? 2 : 1;
 }
 
 /** Write `groups` zero groups (2 words each, every `stride` words). */
@@ -116,8 +117,7 @@ TK_INLINE int32_t *tk_cm4_zero(int32_t *dst, int32_t stride, int32_t groups)
 
 /* ------------------------------------------------------------- micro-kernels */
 
-/* One group of 4 reduction elements of a 2 channel x 2 pixel block: one LDM brings the
- * pixel pair's operands, two LDRD the channel pair's, 8 SMLAD. */
+/* One group of 4 reduction elements of a 2 channel x 2 pixel block. */
 #define TK_CM4_MM22_STEP(w, c)                \
     do {                                      \
         int32_t c0e_, c0o_, c1e_, c1o_, we_, wo_; \
@@ -134,137 +134,132 @@ TK_INLINE int32_t *tk_cm4_zero(int32_t *dst, int32_t stride, int32_t groups)
         a11 = tk_smlad(wo_, c1o_, a11);       \
     } while (0)
 
-/* One group of a 3 channel x 2 pixel block: one LDM (pixel pair), three LDRD (channels),
- * 12 SMLAD: 16 instructions for 24 multiply-accumulates. */
-#define TK_CM4_MM32_STEP                                                                      \
-    do {                                                                                      \
-        int32_t c0e_, c0o_, c1e_, c1o_;                                                       \
-        TK_LD4_IA(c, c0e_, c0o_, c1e_, c1o_);                                                 \
-        TK_LD2_IA(w, we, wo);                                                                 \
-        a00 = tk_smlad(we, c0e_, a00);                                                        \
-        a01 = tk_smlad(we, c1e_, a01);                                                        \
-        a00 = tk_smlad(wo, c0o_, a00);                                                        \
-        a01 = tk_smlad(wo, c1o_, a01);                                                        \
-        TK_LD2_IA(w, we, wo);                                                                 \
-        a10 = tk_smlad(we, c0e_, a10);                                                        \
-        a11 = tk_smlad(we, c1e_, a11);                                                        \
-        a10 = tk_smlad(wo, c0o_, a10);                                                        \
-        a11 = tk_smlad(wo, c1o_, a11);                                                        \
-        TK_LD2_IA(w, we, wo);                                                                 \
-        a20 = tk_smlad(we, c0e_, a20);                                                        \
-        a21 = tk_smlad(we, c1e_, a21);                                                        \
-        a20 = tk_smlad(wo, c0o_, a20);                                                        \
-        a21 = tk_smlad(wo, c1o_, a21);                                                        \
-    } while (0)
-#define TK_CM4_C(n) case n: TK_CM4_MM32_STEP; __attribute__((fallthrough));
-
-/* Groups per straight-line block of tk_cm4_block32 (its code: ~64 bytes per group). The
- * host build (portable stand-ins, sanitizers in the tests) keeps 8: the same switch and
- * block loop, a fraction of the compile time. */
-#if TK_SIMD_DSP
-#define TK_CM4_MM32_UNROLL 64
-#define TK_CM4_CASES_ABOVE_8                                                                  \
-    TK_CM4_C(64) TK_CM4_C(63) TK_CM4_C(62) TK_CM4_C(61) TK_CM4_C(60) TK_CM4_C(59) TK_CM4_C(58) \
-    TK_CM4_C(57) TK_CM4_C(56) TK_CM4_C(55) TK_CM4_C(54) TK_CM4_C(53) TK_CM4_C(52) TK_CM4_C(51) \
-    TK_CM4_C(50) TK_CM4_C(49) TK_CM4_C(48) TK_CM4_C(47) TK_CM4_C(46) TK_CM4_C(45) TK_CM4_C(44) \
-    TK_CM4_C(43) TK_CM4_C(42) TK_CM4_C(41) TK_CM4_C(40) TK_CM4_C(39) TK_CM4_C(38) TK_CM4_C(37) \
-    TK_CM4_C(36) TK_CM4_C(35) TK_CM4_C(34) TK_CM4_C(33) TK_CM4_C(32) TK_CM4_C(31) TK_CM4_C(30) \
-    TK_CM4_C(29) TK_CM4_C(28) TK_CM4_C(27) TK_CM4_C(26) TK_CM4_C(25) TK_CM4_C(24) TK_CM4_C(23) \
-    TK_CM4_C(22) TK_CM4_C(21) TK_CM4_C(20) TK_CM4_C(19) TK_CM4_C(18) TK_CM4_C(17) TK_CM4_C(16) \
-    TK_CM4_C(15) TK_CM4_C(14) TK_CM4_C(13) TK_CM4_C(12) TK_CM4_C(11) TK_CM4_C(10) TK_CM4_C(9)
-#else
-#define TK_CM4_MM32_UNROLL 8
-#define TK_CM4_CASES_ABOVE_8
-#endif
-
-/** A pixel pair's column: `nseg` runs of `seg_groups` groups, in reduction order. */
-#define TK_CM4_MAX_SEGS 3
+/** A run of 2 x 2 blocks over channel pairs: what tk_cm4_mm22_sat reads and advances. */
 typedef struct {
-    const int32_t *seg[TK_CM4_MAX_SEGS];
-    int32_t nseg;
-    int32_t seg_groups;
-} tk_cm4_col;
+    const int32_t *w;     /* packed weights of the next channel pair (advanced) */
+    const int32_t *col;   /* the pixel pair's column */
+    int32_t first;        /* groups in the first pass through the unrolled body (1..64) */
+    int32_t more;         /* further passes of 64 groups */
+    const tk_cm4_rq *q;   /* requantization entries of the next pair (advanced) */
+    int8_t *out;          /* outputs of pixel p for the next pair (advanced); pixel p+1 at +oc */
+    int32_t oc;
+    int32_t pairs;        /* channel pairs to do */
+} tk_cm4_mm22_job;
 
-/**
- * 3 channels (triple layout, table entries q[0..2]) x 2 pixels (pair layout), requantized
- * and stored at out[0..2] (pixel p) and out[oc..oc+2] (pixel p+1). The reduction is straight-line code entered at the
- * right depth (a switch falling through, up to TK_CM4_MM32_UNROLL groups per block): no
- * loop counter, which leaves the 14 allocatable registers to 6 accumulators, 2 pointers
- * and 6 operands.
+#if TK_SIMD_DSP
+/*
+ * void tk_cm4_mm22_sat(tk_cm4_mm22_job *job): for each of job->pairs channel pairs, the
+ * 2 x 2 block's reduction (straight-line, entered at the depth of the first pass, then
+ * `more` full passes), then its 4 outputs requantized in the SAT form of tk_cm4_rq_apply
+ * (tk_cm4_requant.h) and stored. Registers: r0 weights, r1 column, r2/r3 channel 0 (pixels
+ * 0/1), r6/r7 channel 1, r8-r11 the pixel pair's group, r4/r5/r12/lr the channel pair's.
+ * A local symbol in every file that includes this header, so each variant's object is
+ * self-contained; --gc-sections drops copies nobody calls.
  */
-__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_block32(const int32_t *w, const tk_cm4_col *col,
-                                                     const tk_cm4_rq *q, const tk_cm4_out *os, int8_t *out,
-                                                     int32_t oc)
-{
-    int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias, a20 = q[2].bias, a21 = q[2].bias;
-    register int32_t we TK_PIN("r4");
-    register int32_t wo TK_PIN("r5");
-    for (int32_t s = 0; s < col->nseg; ++s) {
-        const int32_t *c = col->seg[s];
-        int32_t groups = col->seg_groups;
-        while (groups > 0) {
-            const int32_t n = groups > TK_CM4_MM32_UNROLL ? TK_CM4_MM32_UNROLL : groups;
-            groups -= n;
-            switch (n) {
-                TK_CM4_CASES_ABOVE_8
-                TK_CM4_C(8) TK_CM4_C(7) TK_CM4_C(6) TK_CM4_C(5) TK_CM4_C(4) TK_CM4_C(3) TK_CM4_C(2) TK_CM4_C(1)
-            default:
-                break;
-            }
-        }
-    }
-    /* requantize straight from the accumulator registers, all six before the first int8
-     * store (which could alias the table and force reloads) */
-#define TK_CM4_STORE6(mode)                                               \
-    do {                                                                  \
-        const int32_t r00 = tk_cm4_rq_apply(os, mode, &q[0], a00);        \
-        const int32_t r01 = tk_cm4_rq_apply(os, mode, &q[0], a01);        \
-        const int32_t r10 = tk_cm4_rq_apply(os, mode, &q[1], a10);        \
-        const int32_t r11 = tk_cm4_rq_apply(os, mode, &q[1], a11);        \
-        const int32_t r20 = tk_cm4_rq_apply(os, mode, &q[2], a20);        \
-        const int32_t r21 = tk_cm4_rq_apply(os, mode, &q[2], a21);        \
-        out[0] = (int8_t)r00;                                             \
-        out[1] = (int8_t)r10;                                             \
-        out[2] = (int8_t)r20;                                             \
-        out[oc] = (int8_t)r01;                                            \
-        out[oc + 1] = (int8_t)r11;                                        \
-        out[oc + 2] = (int8_t)r21;                                        \
-    } while (0)
-    if (os->mode == TK_CM4_RQ_SAT) {
-        TK_CM4_STORE6(TK_CM4_RQ_SAT);
-    } else if (os->mode == TK_CM4_RQ_CLAMP) {
-        TK_CM4_STORE6(TK_CM4_RQ_CLAMP);
-    } else {
-        TK_CM4_STORE6(TK_CM4_RQ_EXACT);
-    }
-#undef TK_CM4_STORE6
-}
-#undef TK_CM4_C
-#undef TK_CM4_CASES_ABOVE_8
-
-/** 3 channels (triple layout) x 1 pixel (single layout). acc: [ch0, ch1, ch2]. */
-__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_mm31(const int32_t *w, const int32_t *c, int32_t groups,
-                                                  int32_t *acc)
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2];
-    for (int32_t g = 0; g < groups; ++g) {
-        int32_t ce, co, we, wo;
-        tk_ld2_ia(&c, &ce, &co);
-        tk_ld2_ia(&w, &we, &wo);
-        a0 = tk_smlad(wo, co, tk_smlad(we, ce, a0));
-        tk_ld2_ia(&w, &we, &wo);
-        a1 = tk_smlad(wo, co, tk_smlad(we, ce, a1));
-        tk_ld2_ia(&w, &we, &wo);
-        a2 = tk_smlad(wo, co, tk_smlad(we, ce, a2));
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-}
+void tk_cm4_mm22_sat(tk_cm4_mm22_job *job);
+__asm__(
+    "  .pushsection .text.tk_cm4_mm22_sat,\"ax\",%progbits\n"
+    "  .syntax unified\n"
+    "  .thumb\n"
+    "  .balign 4\n"
+    "  .thumb_func\n"
+    "  .type tk_cm4_mm22_sat, %function\n"
+    "tk_cm4_mm22_sat:\n"
+    "  push {r4-r11, lr}\n"
+    "  sub sp, sp, #16\n"                 /* [sp]: job, [sp+4]: passes left, [sp+8]: entry */
+    "  str r0, [sp]\n"
+    "  ldr r2, [r0, #8]\n"                /* first */
+    "  adr.w r3, 3f\n"
+    "  movs r4, #40\n"                    /* bytes per group: 2 LDM.W + 8 SMLAD */
+    "  mls r3, r2, r4, r3\n"
+    "  orr r3, r3, #1\n"
+    "  str r3, [sp, #8]\n"
+    "  ldr r0, [r0, #0]\n"                /* weights */
+    "1:\n"                                /* next channel pair */
+    "  ldr r1, [sp]\n"
+    "  ldr r4, [r1, #16]\n"               /* q */
+    "  ldr r5, [r1, #12]\n"
+    "  str r5, [sp, #4]\n"
+    "  ldr r2, [r4, #0]\n"                /* bias, channel 0 */
+    "  ldr r6, [r4, #24]\n"               /* bias, channel 1 */
+    "  mov r3, r2\n"
+    "  mov r7, r6\n"
+    "  ldr r5, [sp, #8]\n"
+    "  ldr r1, [r1, #4]\n"                /* column */
+    "  bx r5\n"
+    "2:\n"
+    "  .rept 64\n"
+    "  ldmia r1!, {r8-r11}\n"
+    "  ldmia r0!, {r4, r5, r12, lr}\n"
+    "  smlad r2, r4, r8, r2\n"
+    "  smlad r2, r5, r9, r2\n"
+    "  smlad r3, r4, r10, r3\n"
+    "  smlad r3, r5, r11, r3\n"
+    "  smlad r6, r12, r8, r6\n"
+    "  smlad r6, lr, r9, r6\n"
+    "  smlad r7, r12, r10, r7\n"
+    "  smlad r7, lr, r11, r7\n"
+    "  .endr\n"
+    "3:\n"
+    "  ldr r4, [sp, #4]\n"
+    "  subs r4, r4, #1\n"
+    "  bmi 4f\n"
+    "  str r4, [sp, #4]\n"
+    "  b 2b\n"
+    "4:\n"                                /* requantize: r1 job, r4 q, r5 out, r12 oc */
+    "  ldr r1, [sp]\n"
+    "  ldr r4, [r1, #16]\n"
+    "  ldrd r8, r9, [r4, #4]\n"           /* mult, lshift */
+    "  ldrd r10, r11, [r4, #12]\n"        /* half, rshift */
+    "  lsls r2, r2, r9\n"
+    "  smmulr r2, r2, r8\n"
+    "  lsls r3, r3, r9\n"
+    "  smmulr r3, r3, r8\n"
+    "  add lr, r10, r2, lsl #1\n"
+    "  add r2, lr, r2, asr #31\n"
+    "  asrs r2, r2, r11\n"
+    "  ssat r2, #8, r2\n"
+    "  add lr, r10, r3, lsl #1\n"
+    "  add r3, lr, r3, asr #31\n"
+    "  asrs r3, r3, r11\n"
+    "  ssat r3, #8, r3\n"
+    "  ldrd r8, r9, [r4, #28]\n"
+    "  ldrd r10, r11, [r4, #36]\n"
+    "  lsls r6, r6, r9\n"
+    "  smmulr r6, r6, r8\n"
+    "  lsls r7, r7, r9\n"
+    "  smmulr r7, r7, r8\n"
+    "  add lr, r10, r6, lsl #1\n"
+    "  add r6, lr, r6, asr #31\n"
+    "  asrs r6, r6, r11\n"
+    "  ssat r6, #8, r6\n"
+    "  add lr, r10, r7, lsl #1\n"
+    "  add r7, lr, r7, asr #31\n"
+    "  asrs r7, r7, r11\n"
+    "  ssat r7, #8, r7\n"
+    "  adds r4, r4, #48\n"
+    "  str r4, [r1, #16]\n"
+    "  ldr r5, [r1, #20]\n"               /* out */
+    "  ldr r12, [r1, #24]\n"              /* oc */
+    "  strb r3, [r5, r12]\n"
+    "  strb r2, [r5], #1\n"
+    "  strb r7, [r5, r12]\n"
+    "  strb r6, [r5], #1\n"
+    "  str r5, [r1, #20]\n"
+    "  ldr r5, [r1, #28]\n"
+    "  subs r5, r5, #1\n"
+    "  str r5, [r1, #28]\n"
+    "  bne 1b\n"
+    "  str r0, [r1, #0]\n"
+    "  add sp, sp, #16\n"
+    "  pop {r4-r11, pc}\n"
+    "  .size tk_cm4_mm22_sat, . - tk_cm4_mm22_sat\n"
+    "  .popsection\n");
+#endif
 
 /** 2 channels (pair layout) x 1 pixel (single layout). acc: [ch0, ch1]. */
 __attribute__((noinline)) TK_CM4_STATIC void tk_cm4_mm21(const int32_t *w, const int32_t *c, int32_t groups,
-                                                  int32_t *acc)
+                                                         int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1];
     int32_t w0e, w0o, w1e, w1o, ce, co;
@@ -281,20 +276,18 @@ __attribute__((noinline)) TK_CM4_STATIC void tk_cm4_mm21(const int32_t *w, const
 }
 
 /** 1 channel (single layout) x 2 pixels (pair layout). acc: [px0, px1]. */
-__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_mm12(const int32_t *w, const tk_cm4_col *col, int32_t *acc)
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_mm12(const int32_t *w, const int32_t *c, int32_t groups,
+                                                         int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1];
     int32_t c0e, c0o, c1e, c1o, we, wo;
-    for (int32_t s = 0; s < col->nseg; ++s) {
-        const int32_t *c = col->seg[s];
-        for (int32_t g = 0; g < col->seg_groups; ++g) {
-            TK_LD4_IA(c, c0e, c0o, c1e, c1o);
-            tk_ld2_ia(&w, &we, &wo);
-            a0 = tk_smlad(we, c0e, a0);
-            a1 = tk_smlad(we, c1e, a1);
-            a0 = tk_smlad(wo, c0o, a0);
-            a1 = tk_smlad(wo, c1o, a1);
-        }
+    for (int32_t g = 0; g < groups; ++g) {
+        TK_LD4_IA(c, c0e, c0o, c1e, c1o);
+        tk_ld2_ia(&w, &we, &wo);
+        a0 = tk_smlad(we, c0e, a0);
+        a1 = tk_smlad(we, c1e, a1);
+        a0 = tk_smlad(wo, c0o, a0);
+        a1 = tk_smlad(wo, c1o, a1);
     }
     acc[0] = a0;
     acc[1] = a1;
@@ -336,69 +329,70 @@ typedef struct {
  * All channels of the pixel pair whose column is `col`: per channel block, the reduction
  * then its outputs requantized and stored at out[o] (pixel p) and out[oc + o] (pixel p+1).
  */
-TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, const tk_cm4_col *col, int8_t *out,
+TK_INLINE void tk_cm4_pair_pixels(const tk_cm4_gemm *g, int32_t mode, const int32_t *col, int8_t *out,
                                   int32_t oc)
 {
     const int32_t groups = g->groups, count = g->out_c;
     const tk_cm4_rq *q = g->os.rq;
     const int32_t *w = g->w;
-    for (int32_t j = 0; j < count;) {
-        const int32_t nb = tk_cm4_block(count - j);
-        if (nb == 3) {
-            tk_cm4_block32(w, col, q, &g->os, out, oc);
-        } else if (nb == 2) {
-            int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias;
-            const int32_t *wp = w;
-            for (int32_t s = 0; s < col->nseg; ++s) {
-                const int32_t *c = col->seg[s];
-                const int32_t sg = col->seg_groups;
-                for (int32_t r = sg & 3; r > 0; --r) {
-                    TK_CM4_MM22_STEP(wp, c);
-                }
-                for (int32_t r = sg >> 2; r > 0; --r) {
-                    TK_CM4_MM22_STEP(wp, c);
-                    TK_CM4_MM22_STEP(wp, c);
-                    TK_CM4_MM22_STEP(wp, c);
-                    TK_CM4_MM22_STEP(wp, c);
-                }
-            }
-            const tk_cm4_rq q0 = q[0], q1 = q[1];
-            out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a00);
-            out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a01);
-            out[1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a10);
-            out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a11);
-        } else {
-            int32_t acc[2] = {q[0].bias, q[0].bias};
-            tk_cm4_mm12(w, col, acc);
-            out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[0]);
-            out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[1]);
+    int32_t j = 0;
+#if TK_SIMD_DSP
+    if (mode == TK_CM4_RQ_SAT && count >= 2) {
+        tk_cm4_mm22_job job = {w, col, (groups - 1) % 64 + 1, (groups - 1) / 64, q, out, oc, count / 2};
+        tk_cm4_mm22_sat(&job);
+        j = count & ~1;
+        w = job.w;
+        q = job.q;
+        out = job.out;
+    }
+#endif
+    for (; j + 1 < count; j += 2) {
+        int32_t a00 = q[0].bias, a01 = q[0].bias, a10 = q[1].bias, a11 = q[1].bias;
+        const int32_t *c = col;
+        for (int32_t r = groups & 3; r > 0; --r) {
+            TK_CM4_MM22_STEP(w, c);
         }
-        w += groups * 2 * nb;
-        out += nb;
-        q += nb;
-        j += nb;
+        for (int32_t r = groups >> 2; r > 0; --r) {
+            TK_CM4_MM22_STEP(w, c);
+            TK_CM4_MM22_STEP(w, c);
+            TK_CM4_MM22_STEP(w, c);
+            TK_CM4_MM22_STEP(w, c);
+        }
+        const tk_cm4_rq q0 = q[0], q1 = q[1];
+        out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a00);
+        out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q0, a01);
+        out[1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a10);
+        out[oc + 1] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q1, a11);
+        out += 2;
+        q += 2;
+    }
+    if (j < count) {   /* a last odd channel */
+        int32_t acc[2] = {q[0].bias, q[0].bias};
+        tk_cm4_mm12(w, col, groups, acc);
+        out[0] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[0]);
+        out[oc] = (int8_t)tk_cm4_rq_apply(&g->os, mode, &q[0], acc[1]);
     }
 }
 
-__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_pair_pixels_sat(const tk_cm4_gemm *g, const tk_cm4_col *col,
-                                                             int8_t *out, int32_t oc)
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_pair_pixels_sat(const tk_cm4_gemm *g, const int32_t *col,
+                                                                    int8_t *out, int32_t oc)
 {
     tk_cm4_pair_pixels(g, TK_CM4_RQ_SAT, col, out, oc);
 }
 
-__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_pair_pixels_clamp(const tk_cm4_gemm *g, const tk_cm4_col *col,
-                                                               int8_t *out, int32_t oc)
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_pair_pixels_clamp(const tk_cm4_gemm *g, const int32_t *col,
+                                                                      int8_t *out, int32_t oc)
 {
     tk_cm4_pair_pixels(g, TK_CM4_RQ_CLAMP, col, out, oc);
 }
 
-__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_pair_pixels_exact(const tk_cm4_gemm *g, const tk_cm4_col *col,
-                                                               int8_t *out, int32_t oc)
+__attribute__((noinline)) TK_CM4_STATIC void tk_cm4_pair_pixels_exact(const tk_cm4_gemm *g, const int32_t *col,
+                                                                      int8_t *out, int32_t oc)
 {
     tk_cm4_pair_pixels(g, TK_CM4_RQ_EXACT, col, out, oc);
 }
 
-typedef void (*tk_cm4_pair_fn)(const tk_cm4_gemm *, const tk_cm4_col *, int8_t *, int32_t);
+typedef void (*tk_cm4_pair_fn)(const tk_cm4_gemm *, const int32_t *, int8_t *, int32_t);
 
 /** The pixel-pair routine for the call's requantization mode (chosen once per call). */
 TK_INLINE tk_cm4_pair_fn tk_cm4_pair_for(const tk_cm4_gemm *g)
@@ -414,10 +408,8 @@ TK_CM4_STATIC void tk_cm4_single_pixel(const tk_cm4_gemm *g, int8_t *out)
     const int32_t *w = g->w;
     for (int32_t j = 0; j < g->out_c;) {
         const int32_t nb = tk_cm4_block(g->out_c - j);
-        int32_t acc[3] = {q[j].bias, nb > 1 ? q[j + 1].bias : 0, nb > 2 ? q[j + 2].bias : 0};
-        if (nb == 3) {
-            tk_cm4_mm31(w, g->cbuf, g->groups, acc);
-        } else if (nb == 2) {
+        int32_t acc[2] = {q[j].bias, nb > 1 ? q[j + 1].bias : 0};
+        if (nb == 2) {
             tk_cm4_mm21(w, g->cbuf, g->groups, acc);
         } else {
             acc[0] = tk_cm4_mm11(w, g->cbuf, g->groups, acc[0]);
@@ -434,13 +426,12 @@ TK_CM4_STATIC void tk_cm4_single_pixel(const tk_cm4_gemm *g, int8_t *out)
 TK_CM4_STATIC void tk_cm4_gemm_run(const tk_cm4_gemm *g, tk_cm4_gather_fn gather, const void *ctx)
 {
     const tk_cm4_pair_fn pair = tk_cm4_pair_for(g);
-    const tk_cm4_col col = {{g->cbuf, NULL, NULL}, 1, g->groups};
     int8_t *out = g->output;
     int32_t p = 0;
     for (; p + 1 < g->pixels; p += 2) {
         gather(ctx, p, g->cbuf, 4);
         gather(ctx, p + 1, g->cbuf + 2, 4);
-        pair(g, &col, out, g->out_c);
+        pair(g, g->cbuf, out, g->out_c);
         out += 2 * g->out_c;
     }
     if (p < g->pixels) {
