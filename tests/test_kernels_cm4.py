@@ -147,7 +147,8 @@ def _fc(depth, units, filter_offset=0, rows=1):
 SELECTION = [
     (_conv(3, 3, 16, 16, pad=1), "tk_conv2d_3x3_s8_cm4"),
     (_conv(3, 3, 32, 64, pad=1, stride=2), "tk_conv2d_3x3_s8_cm4"),
-    (_conv(3, 3, 3, 16, pad=1), "tk_conv2d_s8_cm4"),          # C_in % 4 != 0: general path
+    (_conv(3, 3, 3, 16, pad=1), "tk_conv2d_3x3_s8_cm4"),      # RGB input: C_in 3 runs as 4
+    (_conv(3, 3, 5, 16, pad=1), "tk_conv2d_s8_cm4"),          # other C_in % 4 != 0: general path
     (_conv(3, 3, 8, 8, pad=2, dil=2), "tk_conv2d_s8_cm4"),    # dilated: general path
     (_conv(1, 1, 16, 32, stride=2), "tk_conv2d_1x1_s8_cm4"),
     (_conv(1, 1, 6, 32), "tk_conv2d_s8_cm4"),
