@@ -3,18 +3,66 @@
 
 #include "tk_cm4_requant.h"
 
+/* tk_mul_by_quantized_multiplier(x, mult, shift) in its SMMULR form where that is exact
+ * (tk_cm4_requant.h), the reference arithmetic elsewhere. */
+static int32_t rescale(int32_t x, int32_t mult, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    const int64_t x2 = (int64_t)x * ((int64_t)1 << (left + 1));
+    if (left <= 30 && right <= 31 && mult >= 0 && x2 >= INT32_MIN && x2 <= INT32_MAX) {
+        const int32_t h = tk_smmulr((int32_t)x2, mult);
+        return (int32_t)(((int64_t)h * 2 + ((int64_t)1 << right) - (h < 0)) >> (right + 1));
+    }
+    return tk_mul_by_quantized_multiplier(x, mult, shift);
+}
+
 /* Rescaled value of every int8 input value, pre-shifted for SMMULR; returns max |entry|. */
 static int64_t tabulate(int32_t *table, int32_t offset, int32_t left_shift, int32_t mult, int32_t shift,
                         int32_t pre_shift)
 {
     int64_t peak = 0;
     for (int32_t x = -128; x < 128; ++x) {
-        const int32_t v = tk_mul_by_quantized_multiplier((offset + x) * (1 << left_shift), mult, shift);
+        const int32_t v = rescale((offset + x) * (1 << left_shift), mult, shift);
         const int64_t s = (int64_t)v * ((int64_t)1 << pre_shift);
         table[x + 128] = (int32_t)s;
         peak = s < 0 ? (-s > peak ? -s : peak) : (s > peak ? s : peak);
     }
     return peak;
+}
+
+/* One output from the two tabulated inputs (see tk_cm4_requant.h for the SMMULR form). */
+TK_INLINE int32_t add_one(int32_t t, int32_t m, int32_t half, int32_t e1)
+{
+    const int32_t h = tk_smmulr(t, m);
+    return tk_ssat8((half + h * 2 + (h >> 31)) >> e1);
+}
+
+/* The common case, activation range [-128, 127]: SSAT is the whole clamp. Four outputs a
+ * turn, every load and store post-indexed. */
+static void add_run_sat(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, const int32_t *c1,
+                        const int32_t *c2, int32_t m, int32_t half, int32_t e1)
+{
+    for (int32_t r = n & 3; r > 0; --r) {
+        const int32_t x = *a++, y = *b++;
+        *out++ = (int8_t)add_one(c1[x] + c2[y], m, half, e1);
+    }
+    for (int32_t r = n >> 2; r > 0; --r) {
+        const int32_t x0 = *a++, y0 = *b++, x1 = *a++, y1 = *b++;
+        const int32_t x2 = *a++, y2 = *b++, x3 = *a++, y3 = *b++;
+        *out++ = (int8_t)add_one(c1[x0] + c2[y0], m, half, e1);
+        *out++ = (int8_t)add_one(c1[x1] + c2[y1], m, half, e1);
+        *out++ = (int8_t)add_one(c1[x2] + c2[y2], m, half, e1);
+        *out++ = (int8_t)add_one(c1[x3] + c2[y3], m, half, e1);
+    }
+}
+
+static void add_run(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, const int32_t *c1,
+                    const int32_t *c2, int32_t m, int32_t half, int32_t e1, int32_t lo, int32_t hi)
+{
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t r = add_one(c1[a[i]] + c2[b[i]], m, half, e1);
+        out[i] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+    }
 }
 
 tk_status tk_add_s8_cm4(const tk_add_params *params, int32_t size, const int8_t *input1,
@@ -50,35 +98,17 @@ tk_status tk_add_s8_cm4(const tk_add_params *params, int32_t size, const int8_t 
     }
     const int32_t m = params->output_multiplier, e1 = right + 1;
     const int32_t half = (int32_t)((1u << right) + (uint32_t)params->output_offset * (1u << e1));
-#define TK_ADD_ONE(a, b)                                                      \
-    do {                                                                      \
-        const int32_t h_ = tk_smmulr(c1[(a)] + c2[(b)], m);                   \
-        int32_t r_ = tk_ssat8((half + h_ * 2 + (h_ >> 31)) >> e1);            \
-        if (clamp) {                                                          \
-            r_ = r_ < lo ? lo : (r_ > hi ? hi : r_);                          \
-        }                                                                     \
-        *out++ = (int8_t)r_;                                                  \
-    } while (0)
     const int32_t clamp = lo > -128 || hi < 127;
-    int8_t *out = output;
     if (size2 == size) {
-        const int8_t *a = input1, *b = input2, *end = input1 + (size & ~1);
-        while (a != end) {
-            TK_ADD_ONE(a[0], b[0]);
-            TK_ADD_ONE(a[1], b[1]);
-            a += 2;
-            b += 2;
+        if (clamp) {
+            add_run(input1, input2, output, size, c1, c2, m, half, e1, lo, hi);
+        } else {
+            add_run_sat(input1, input2, output, size, c1, c2, m, half, e1);
         }
-        if (size & 1) {
-            TK_ADD_ONE(a[0], b[0]);
-        }
-    } else {
-        for (int32_t i = 0; i < size; i += size2) {
-            for (int32_t j = 0; j < size2; ++j) {
-                TK_ADD_ONE(input1[i + j], input2[j]);
-            }
-        }
+        return TK_OK;
     }
-#undef TK_ADD_ONE
+    for (int32_t i = 0; i < size; i += size2) {
+        add_run(input1 + i, input2, output + i, size2, c1, c2, m, half, e1, lo, hi);
+    }
     return TK_OK;
 }

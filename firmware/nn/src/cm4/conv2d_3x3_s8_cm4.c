@@ -41,14 +41,23 @@ static int32_t window_words(const tk_conv_params *params, const tk_dims *input_d
 }
 
 /* Interleave pixels a and b (groups of 4 channels each) into [e(a), o(a), e(b), o(b)]. */
+#define EXPAND_PAIR_GROUP(dst, a, b, offset2)                                              \
+    do {                                                                                   \
+        int32_t x_, y_;                                                                    \
+        TK_LDR_IA(a, x_);                                                                  \
+        TK_LDR_IA(b, y_);                                                                  \
+        TK_STRD_IA(dst, tk_sxtab16(offset2, x_), tk_sxtab16_ror8(offset2, x_), 8);         \
+        TK_STRD_IA(dst, tk_sxtab16(offset2, y_), tk_sxtab16_ror8(offset2, y_), 8);         \
+    } while (0)
+
 TK_INLINE void expand_pair(int32_t *dst, const int8_t *a, const int8_t *b, int32_t groups, int32_t offset2)
 {
-    for (int32_t g = 0; g < groups; ++g) {
-        int32_t x, y;
-        TK_LDR_IA(a, x);
-        TK_LDR_IA(b, y);
-        TK_STRD_IA(dst, tk_sxtab16(offset2, x), tk_sxtab16_ror8(offset2, x), 8);
-        TK_STRD_IA(dst, tk_sxtab16(offset2, y), tk_sxtab16_ror8(offset2, y), 8);
+    if (groups & 1) {
+        EXPAND_PAIR_GROUP(dst, a, b, offset2);
+    }
+    for (int32_t g = groups >> 1; g > 0; --g) {
+        EXPAND_PAIR_GROUP(dst, a, b, offset2);
+        EXPAND_PAIR_GROUP(dst, a, b, offset2);
     }
 }
 
@@ -113,14 +122,19 @@ static void fill_row(int32_t *window, int32_t ky, const int8_t *row, int32_t u0,
     }
 }
 
-/* Kernel rows d..2 of every entry move to 0..2-d (the output row moved d input rows down). */
+/* Kernel rows d..2 of every entry move to 0..2-d (the output row moved d input rows down):
+ * a forward copy (dst < src) of (3 - d) * wc words per entry, 4 words per LDM/STM. */
 static void shift_rows(int32_t *window, int32_t d, int32_t entries, int32_t wc)
 {
     const int32_t quads = (3 - d) * wc / 4;
     for (int32_t j = 0; j < entries; ++j, window += 3 * wc) {
         int32_t *dst = window;
         const int32_t *src = window + d * wc;
-        for (int32_t q = 0; q < quads; ++q) {   /* forward copy, dst < src */
+        if (quads & 1) {
+            TK_COPY4_IA(dst, src);
+        }
+        for (int32_t q = quads >> 1; q > 0; --q) {
+            TK_COPY4_IA(dst, src);
             TK_COPY4_IA(dst, src);
         }
     }
