@@ -166,7 +166,9 @@ __asm__(
     "  .type tk_cm4_mm22_sat, %function\n"
     "tk_cm4_mm22_sat:\n"
     "  push {r4-r11, lr}\n"
-    "  sub sp, sp, #16\n"                 /* [sp]: job, [sp+4]: passes left, [sp+8]: entry */
+    "  sub sp, sp, #32\n"
+    /* frame: [sp] job, +4 column end, +8 body entry, +12 column, +16 out, +20 oc,
+     * +24 pairs left, +28 q (also in r4 from the requantization to the next block's biases) */
     "  str r0, [sp]\n"
     "  ldr r2, [r0, #8]\n"                /* first */
     "  adr.w r3, 3f\n"
@@ -174,18 +176,28 @@ __asm__(
     "  mls r3, r2, r4, r3\n"
     "  orr r3, r3, #1\n"
     "  str r3, [sp, #8]\n"
+    "  ldr r1, [r0, #4]\n"                /* column */
+    "  str r1, [sp, #12]\n"
+    "  ldr r3, [r0, #12]\n"               /* more: column end = col + 16 * (first + 64 * more) */
+    "  add r2, r2, r3, lsl #6\n"
+    "  add r2, r1, r2, lsl #4\n"
+    "  str r2, [sp, #4]\n"
+    "  ldr r2, [r0, #20]\n"
+    "  str r2, [sp, #16]\n"
+    "  ldr r2, [r0, #24]\n"
+    "  str r2, [sp, #20]\n"
+    "  ldr r2, [r0, #28]\n"
+    "  str r2, [sp, #24]\n"
+    "  ldr r4, [r0, #16]\n"               /* q */
+    "  str r4, [sp, #28]\n"
     "  ldr r0, [r0, #0]\n"                /* weights */
     "1:\n"                                /* next channel pair */
-    "  ldr r1, [sp]\n"
-    "  ldr r4, [r1, #16]\n"               /* q */
-    "  ldr r5, [r1, #12]\n"
-    "  str r5, [sp, #4]\n"
-    "  ldr r2, [r4, #0]\n"                /* bias, channel 0 */
-    "  ldr r6, [r4, #24]\n"               /* bias, channel 1 */
+    "  ldr r2, [r4, #16]\n"               /* bias, channel 0 */
+    "  ldr r6, [r4, #40]\n"               /* bias, channel 1 */
     "  mov r3, r2\n"
     "  mov r7, r6\n"
     "  ldr r5, [sp, #8]\n"
-    "  ldr r1, [r1, #4]\n"                /* column */
+    "  ldr r1, [sp, #12]\n"
     "  bx r5\n"
     "2:\n"
     "  .rept 64\n"
@@ -202,15 +214,11 @@ __asm__(
     "  .endr\n"
     "3:\n"
     "  ldr r4, [sp, #4]\n"
-    "  subs r4, r4, #1\n"
-    "  bmi 4f\n"
-    "  str r4, [sp, #4]\n"
-    "  b 2b\n"
-    "4:\n"                                /* requantize: r1 job, r4 q, r5 out, r12 oc */
-    "  ldr r1, [sp]\n"
-    "  ldr r4, [r1, #16]\n"
-    "  ldrd r8, r9, [r4, #4]\n"           /* mult, lshift */
-    "  ldrd r10, r11, [r4, #12]\n"        /* half, rshift */
+    "  cmp r1, r4\n"
+    "  bne 2b\n"
+    /* requantize: r4 q, r8-r11 one channel's mult/lshift/half/rshift, r5 out, r12 oc */
+    "  ldr r4, [sp, #28]\n"
+    "  ldmia r4!, {r8-r11}\n"
     "  lsls r2, r2, r9\n"
     "  smmulr r2, r2, r8\n"
     "  lsls r3, r3, r9\n"
@@ -223,8 +231,8 @@ __asm__(
     "  add r3, lr, r3, asr #31\n"
     "  asrs r3, r3, r11\n"
     "  ssat r3, #8, r3\n"
-    "  ldrd r8, r9, [r4, #28]\n"
-    "  ldrd r10, r11, [r4, #36]\n"
+    "  adds r4, r4, #8\n"
+    "  ldmia r4!, {r8-r11}\n"
     "  lsls r6, r6, r9\n"
     "  smmulr r6, r6, r8\n"
     "  lsls r7, r7, r9\n"
@@ -237,21 +245,24 @@ __asm__(
     "  add r7, lr, r7, asr #31\n"
     "  asrs r7, r7, r11\n"
     "  ssat r7, #8, r7\n"
-    "  adds r4, r4, #48\n"
-    "  str r4, [r1, #16]\n"
-    "  ldr r5, [r1, #20]\n"               /* out */
-    "  ldr r12, [r1, #24]\n"              /* oc */
+    "  adds r4, r4, #8\n"
+    "  str r4, [sp, #28]\n"
+    "  ldrd r5, r12, [sp, #16]\n"         /* out, oc */
     "  strb r3, [r5, r12]\n"
     "  strb r2, [r5], #1\n"
     "  strb r7, [r5, r12]\n"
     "  strb r6, [r5], #1\n"
-    "  str r5, [r1, #20]\n"
-    "  ldr r5, [r1, #28]\n"
+    "  str r5, [sp, #16]\n"
+    "  ldr r5, [sp, #24]\n"
     "  subs r5, r5, #1\n"
-    "  str r5, [r1, #28]\n"
+    "  str r5, [sp, #24]\n"
     "  bne 1b\n"
+    "  ldr r1, [sp]\n"                    /* hand back the advanced pointers */
     "  str r0, [r1, #0]\n"
-    "  add sp, sp, #16\n"
+    "  str r4, [r1, #16]\n"
+    "  ldr r5, [sp, #16]\n"
+    "  str r5, [r1, #20]\n"
+    "  add sp, sp, #32\n"
     "  pop {r4-r11, pc}\n"
     "  .size tk_cm4_mm22_sat, . - tk_cm4_mm22_sat\n"
     "  .popsection\n");

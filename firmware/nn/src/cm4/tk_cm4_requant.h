@@ -23,13 +23,13 @@
 
 /** Per-output-channel requantization entry (24 bytes), built per call in scratch. */
 typedef struct {
-    int32_t bias;    /* accumulator start value */
     int32_t mult;    /* Q31 multiplier */
     int32_t lshift;  /* fast path: left shift + 1 */
     int32_t half;    /* fast path: 2^right + (output_offset << (right + 1)) */
     int32_t rshift;  /* fast path: right shift + 1 */
+    int32_t bias;    /* accumulator start value */
     int32_t shift;   /* TFLite shift (reference path) */
-} tk_cm4_rq;
+} tk_cm4_rq;   /* the four fast-path fields first: one LDM in the assembly block loop */
 
 /** How outputs are requantized in one call (chosen once, outside every loop). */
 enum {
