@@ -3,26 +3,30 @@
 
 #include "tk_cm4_requant.h"
 
-/* tk_mul_by_quantized_multiplier(x, mult, shift) in its SMMULR form where that is exact
- * (tk_cm4_requant.h), the reference arithmetic elsewhere. */
-static int32_t rescale(int32_t x, int32_t mult, int32_t shift)
-{
-    const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-    const int64_t x2 = (int64_t)x * ((int64_t)1 << (left + 1));
-    if (left <= 30 && right <= 31 && mult >= 0 && x2 >= INT32_MIN && x2 <= INT32_MAX) {
-        const int32_t h = tk_smmulr((int32_t)x2, mult);
-        return (int32_t)(((int64_t)h * 2 + ((int64_t)1 << right) - (h < 0)) >> (right + 1));
-    }
-    return tk_mul_by_quantized_multiplier(x, mult, shift);
-}
-
-/* Rescaled value of every int8 input value, pre-shifted for SMMULR; returns max |entry|. */
+/* Rescaled value of every int8 input value, pre-shifted for SMMULR; returns max |entry|.
+ * Where |(offset + x) << (left_shift + left + 1)| < 2^30 for the whole range, the SMMULR
+ * form of tk_mul_by_quantized_multiplier (tk_cm4_requant.h) is exact and needs no 64-bit
+ * arithmetic, and the entries are monotonic in x (rounding is), so the peak is at an end;
+ * elsewhere the reference arithmetic runs. */
 static int64_t tabulate(int32_t *table, int32_t offset, int32_t left_shift, int32_t mult, int32_t shift,
                         int32_t pre_shift)
 {
+    const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    const int32_t up = left_shift + left + 1;
+    const int64_t span = 128 + (offset < 0 ? -(int64_t)offset : offset);
+    if (mult >= 0 && up <= 30 && right <= 29 && pre_shift <= 1 && (span << up) < (1LL << 30)) {
+        const int32_t half = (int32_t)(1u << right), e1 = right + 1;
+        for (int32_t x = -128; x < 128; ++x) {
+            const int32_t h = tk_smmulr((offset + x) * (1 << up), mult);
+            table[x + 128] = ((half + h * 2 + (h >> 31)) >> e1) * (1 << pre_shift);
+        }
+        const int64_t a = table[0] < 0 ? -(int64_t)table[0] : table[0];   /* monotonic: the ends */
+        const int64_t b = table[255] < 0 ? -(int64_t)table[255] : table[255];
+        return a > b ? a : b;
+    }
     int64_t peak = 0;
     for (int32_t x = -128; x < 128; ++x) {
-        const int32_t v = rescale((offset + x) * (1 << left_shift), mult, shift);
+        const int32_t v = tk_mul_by_quantized_multiplier((offset + x) * (1 << left_shift), mult, shift);
         const int64_t s = (int64_t)v * ((int64_t)1 << pre_shift);
         table[x + 128] = (int32_t)s;
         peak = s < 0 ? (-s > peak ? -s : peak) : (s > peak ? s : peak);
