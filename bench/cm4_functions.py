@@ -2,7 +2,10 @@
 (`-d in_asm,exec,nochain`) of an INFER on the emulated B-L475E-IOT01A, mapped to the ELF's
 symbols.
 
-    python -m bench.cm4_functions build/bench/cm4/resnet8/auto/fw/tinykd.elf [--top 25]
+    python -m bench.cm4_functions [--arch resnet8] [--elf FIRMWARE.elf] [--top 25]
+
+Without --elf it exports the architecture's seeded model (as bench.cm4_kernels does) with the
+Cortex-M4 kernels and builds the firmware under --workdir first.
 
 Debian's QEMU ships no TCG plugins, so the count is rebuilt from the log: `in_asm` prints each
 translation block's guest instructions once, `exec` (with chaining off) prints every execution
@@ -99,13 +102,28 @@ def run(elf: Path, image: bytes, log: Path) -> tuple[int, int, bytes]:
     return begin, end, res.output
 
 
+def build(arch: str, work: Path) -> Path:
+    from bench.cm4_kernels import model_blob
+    from tinykd.device import firmware as fw
+    from tinykd.export import export_model
+
+    mdir = work / arch / "auto" / "model"
+    export_model(model_blob(arch, work / "models"), mdir, variants="auto")
+    return fw.make(mdir, work / arch / "auto" / "fw", jobs=2)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("elf", type=Path)
+    ap.add_argument("--arch", default="resnet8")
+    ap.add_argument("--elf", type=Path, help="profile this firmware instead of building --arch")
+    ap.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parents[1] / "build" / "bench" / "cm4")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--input-bytes", type=int, default=32 * 32 * 3)
     args = ap.parse_args(argv)
     import numpy as np
+
+    if args.elf is None:
+        args.elf = build(args.arch, args.workdir)
 
     image = np.random.default_rng(1).integers(-128, 128, args.input_bytes, dtype=np.int8).tobytes()
     with tempfile.TemporaryDirectory() as tmp:

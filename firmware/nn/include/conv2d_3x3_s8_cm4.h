@@ -9,8 +9,8 @@
  * Same result, bit for bit, as tk_conv2d_s8 (conv2d_s8.h, the specification), computed
  * without im2col: a window of the three expanded input rows under the output row, each
  * input row expanded once, in which every pixel pair finds its column as one contiguous run
- * (see the .c file); SMLAD on int16 pairs, 3 output channels x 2 output pixels per inner
- * loop, from the packed filter in flash.
+ * (see the .c file); SMLAD on int16 pairs in blocks of 2 output channels x 2 output pixels
+ * (on the M4 the block loop is assembly), from the packed filter in flash.
  *
  * Accepts: K_h == K_w == 3, dilation 1, C_in % 4 == 0, any stride and padding.
  * Layers outside this set return TK_ERR_SHAPE (the exporter never selects them).

@@ -7,8 +7,9 @@
 
 /**
  * Same result, bit for bit, as tk_conv2d_s8 (conv2d_s8.h, the specification), computed
- * as an im2col GEMM with SMLAD on int16 pairs, 3 output channels x 2 output pixels per
- * inner loop (2 x 2 and 1 x 2 for the last channels), from the packed filter in flash.
+ * as an im2col GEMM with SMLAD on int16 pairs in blocks of 2 output channels x 2 output
+ * pixels (1 x 2 for a last odd channel; on the M4 the block loop is assembly), from the
+ * packed filter in flash.
  *
  * Accepts: groups == 1 (filter C == input C).
  * Layers outside this set return TK_ERR_SHAPE (the exporter never selects them).

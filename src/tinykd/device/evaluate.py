@@ -66,20 +66,25 @@ def quantize_input(img_u8: np.ndarray, scale: float, zero_point: int) -> np.ndar
 
 
 class HostReference:
-    """The .tflite on LiteRT's reference kernels, one int8 image at a time."""
+    """The .tflite on LiteRT's reference kernels (the arithmetic TFLite Micro and tinykd's
+    engine match bit for bit), one int8 input at a time."""
 
-    def __init__(self, tflite: Path):
+    def __init__(self, tflite: str | Path):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        self.interp = Interpreter(model_content=Path(tflite).read_bytes(), num_threads=1,
+        path = Path(tflite)
+        if not path.is_file():
+            raise DataError(f"reference model {path} does not exist")
+        self.interp = Interpreter(model_content=path.read_bytes(), num_threads=1,
                                   experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
         self.interp.allocate_tensors()
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
         if self.inp["dtype"] != np.int8 or self.out["dtype"] != np.int8:
-            raise DataError(f"{tflite}: input/output are {np.dtype(self.inp['dtype']).name}/"
+            raise DataError(f"{path}: input/output are {np.dtype(self.inp['dtype']).name}/"
                             f"{np.dtype(self.out['dtype']).name}; expected a full-int8 model")
         self.input_scale, self.input_zero_point = self.inp["quantization"]
+        self.output_scale, self.output_zero_point = self.out["quantization"]
 
     def run(self, x_int8: np.ndarray) -> np.ndarray:
         self.interp.set_tensor(self.inp["index"], x_int8.reshape(self.inp["shape"]))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..device import evaluate
 from ..errors import DataError
 
 # tinykd's models take pixels / 255 (tinykd.data.store.normalize); the firmware's default.
@@ -52,42 +53,25 @@ def format_results(raw, scale: float, zero_point: int) -> list[str]:
     return [format_value(v) for v in dequantize(raw, scale, zero_point)]
 
 
-class HostReference:
-    """The model on the host's int8 interpreter, fed exactly what the firmware feeds its model."""
+class HostReference(evaluate.HostReference):
+    """The model on the host's int8 interpreter, fed exactly what the firmware feeds its model:
+    uint8 pixels through the same input table."""
 
     def __init__(self, tflite: str | Path):
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        path = Path(tflite)
-        if not path.is_file():
-            raise DataError(f"reference model {path} does not exist")
-        self.interpreter = Interpreter(model_path=str(path),
-                                       experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-        self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-        for what, detail in (("input", self.input), ("output", self.output)):
-            if detail["dtype"] != np.int8:
-                raise DataError(f"reference model {path}: {what} is {np.dtype(detail['dtype']).name}; "
-                                "expected a full-int8 model (int8 input and output)")
-        self.input_scale, self.input_zero_point = self.input["quantization"]
-        self.output_scale, self.output_zero_point = self.output["quantization"]
+        super().__init__(tflite)
         self.table = input_table(self.input_scale, self.input_zero_point)
         self.mapping = input_mapping(self.input_scale, self.input_zero_point)
 
     @property
     def input_bytes(self) -> int:
-        return int(np.prod(self.input["shape"]))
+        return int(np.prod(self.inp["shape"]))
 
     def raw(self, pixels: bytes) -> np.ndarray:
         """int8 output for one image given as uint8 bytes (H, W, C)."""
         px = np.frombuffer(bytes(pixels), dtype=np.uint8)
         if px.size != self.input_bytes:
             raise DataError(f"image of {px.size} bytes; the model takes {self.input_bytes}")
-        x = self.table[px].reshape(self.input["shape"])
-        self.interpreter.set_tensor(self.input["index"], x)
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output["index"]).reshape(-1).copy()
+        return self.run(self.table[px])
 
     def results(self, pixels: bytes) -> list[str]:
         """The m-results-[...] values the device must print for this image."""
