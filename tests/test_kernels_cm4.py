@@ -109,7 +109,10 @@ def test_variants_cross_compile_werror(tmp_path, opt):
         text = asm.read_text()
         if src.stem == "conv2d_pack_s8_cm4":   # export-time layout code, plain C by design
             continue
-        assert "smmulr" in text or "smla" in text, src.name
+        if src.stem.startswith("max_pool"):   # byte lanes: SSUB8 + SEL, no multiplies
+            assert re.search(r"\bssub8\b", text) and re.search(r"\bsel\b", text), src.name
+        else:
+            assert "smmulr" in text or "smla" in text, src.name
     conv = (tmp_path / "conv2d_3x3_s8_cm4.s").read_text()
     for insn in ("smlad", "ldmia", "ldrd", "sxtab16", "smmulr", "ssat"):
         assert re.search(rf"\b{insn}\b", conv), insn
@@ -159,6 +162,7 @@ SELECTION = [
     (_fc(640, 10), "tk_fully_connected_s8_cm4"),
     (_fc(64, 10, filter_offset=3), "tk_fully_connected_s8"),   # asymmetric weights: reference
     (SimpleNamespace(kind="add", op="ADD", op_index=0, dims={}, params={}), "tk_add_s8_cm4"),
+    (SimpleNamespace(kind="max_pool2d", op="MAX_POOL_2D", op_index=0, dims={}, params={}), "tk_max_pool2d_s8_cm4"),
 ]
 
 

@@ -10,5 +10,6 @@
 #include "conv2d_s8_cm4.h"
 #include "depthwise_conv2d_s8_cm4.h"
 #include "fully_connected_s8_cm4.h"
+#include "max_pool2d_s8_cm4.h"
 
 #endif /* TINYKD_NN_CM4_H */

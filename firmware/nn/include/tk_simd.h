@@ -289,4 +289,37 @@ TK_INLINE int32_t tk_ssat8(int32_t x)
 #endif
 }
 
+/** Bytewise signed max / min of four int8 lanes (SSUB8 sets the GE flags, SEL picks). */
+TK_INLINE int32_t tk_smax8(int32_t a, int32_t b)
+{
+#if TK_SIMD_DSP
+    int32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+#else
+    int32_t r = 0;
+    for (int n = 0; n < 4; ++n) {
+        const int32_t x = tk_byte_(a, n), y = tk_byte_(b, n);
+        r |= (int32_t)((uint32_t)(uint8_t)(x > y ? x : y) << (8 * n));
+    }
+    return r;
+#endif
+}
+
+TK_INLINE int32_t tk_smin8(int32_t a, int32_t b)
+{
+#if TK_SIMD_DSP
+    int32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+#else
+    int32_t r = 0;
+    for (int n = 0; n < 4; ++n) {
+        const int32_t x = tk_byte_(a, n), y = tk_byte_(b, n);
+        r |= (int32_t)((uint32_t)(uint8_t)(x < y ? x : y) << (8 * n));
+    }
+    return r;
+#endif
+}
+
 #endif /* TK_SIMD_H */

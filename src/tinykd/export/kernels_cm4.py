@@ -13,6 +13,7 @@ the reference kernel is the fallback of every family):
 - depthwise_conv2d: depth multiplier 1.
 - fully_connected: symmetric int8 weights (filter_offset 0, always the case for TFLite int8).
 - add: every ADD (per-input lookup tables on the stack, 2 KB; no arena scratch).
+- max_pool2d: every MAX_POOL_2D (four channels per SSUB8 + SEL; no scratch).
 """
 from __future__ import annotations
 
@@ -156,4 +157,5 @@ CONV = _cm4("conv2d", "conv2d_s8_cm4", 10, _accepts_conv, _scratch_conv, _pack_c
 DEPTHWISE = _cm4("depthwise_conv2d", "depthwise_conv2d_s8_cm4", 10, _accepts_dw, _scratch_dw)
 FULLY_CONNECTED = _cm4("fully_connected", "fully_connected_s8_cm4", 10, _accepts_fc, _scratch_fc)
 ADD = _cm4("add", "add_s8_cm4", 10, _always)
-VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED, ADD)
+MAX_POOL = _cm4("max_pool2d", "max_pool2d_s8_cm4", 10, _always)
+VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED, ADD, MAX_POOL)

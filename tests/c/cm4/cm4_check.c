@@ -282,6 +282,27 @@ static void add_case(int32_t case_no)
     compare("add_s8_cm4", size, tk_add_s8_cm4(&p, size, g_in, size2, g_filter, g_out), case_no);
 }
 
+static void pool_case(int32_t case_no)
+{
+    const int32_t fh = range(1, 4), fw = range(1, 4), sh = range(1, 3), sw = range(1, 3);
+    const int32_t ch = range(0, 1) ? 4 * range(1, 8) : range(1, 19);
+    const int32_t h = range(1, 10), w = range(1, 10), n = range(1, 2);
+    const int32_t ph = range(0, fh - 1), pw = range(0, fw - 1);
+    const int32_t oh = (h + 2 * ph - fh) / sh + 1, ow = (w + 2 * pw - fw) / sw + 1;
+    if (oh < 1 || ow < 1 || n * h * w * ch > MAX_ACT || n * oh * ow * ch > MAX_ACT) {
+        return;
+    }
+    const tk_dims in = {n, h, w, ch}, out = {n, oh, ow, ch};
+    tk_pool_params p = {fh, fw, sh, sw, ph, pw, 0, 0};
+    act_range(&p.act_min, &p.act_max);
+    fill_s8(g_in, n * h * w * ch);
+    if (tk_max_pool2d_s8(&p, &in, g_in, &out, g_ref) != TK_OK) {
+        return;
+    }
+    memset(g_out, 0x5A, (size_t)(n * oh * ow * ch));
+    compare("max_pool2d_s8_cm4", n * oh * ow * ch, tk_max_pool2d_s8_cm4(&p, &in, g_in, &out, g_out), case_no);
+}
+
 int32_t cm4_check_run(uint32_t seed, int32_t cases, cm4_emit_fn emit)
 {
     char line[120];
@@ -293,6 +314,7 @@ int32_t cm4_check_run(uint32_t seed, int32_t cases, cm4_emit_fn emit)
         dw_case(i);
         fc_case(i);
         add_case(i);
+        pool_case(i);
     }
     char *d = put_i(put_s(line, "CM4CHECK done cases="), cases);
     d = put_i(put_s(d, " compared="), g_compared);
