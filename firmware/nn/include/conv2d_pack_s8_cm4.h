@@ -6,6 +6,13 @@
 
 #include "tk_types.h"
 
+/** Channels in the next block of the packed layout when `rest` remain: pairs, then a last
+ * single channel (the Cortex-M4 convolutions walk the blocks the same way). */
+static inline int32_t tk_cm4_block(int32_t rest)
+{
+    return rest >= 2 ? 2 : 1;
+}
+
 /**
  * int32 words of the packed filter: C_out * K4 / 2, where K = K_h * K_w * C_in and K4 is K
  * rounded up to a multiple of 4 (twice the int8 filter's bytes, plus the zero padding).

@@ -289,7 +289,20 @@ TK_INLINE int32_t tk_ssat8(int32_t x)
 #endif
 }
 
-/** Bytewise signed max / min of four int8 lanes (SSUB8 sets the GE flags, SEL picks). */
+#if !TK_SIMD_DSP
+/* Portable stand-in for SSUB8 + SEL: per byte lane, the larger (want_max) or smaller value. */
+TK_INLINE int32_t tk_pick8_(int32_t a, int32_t b, int want_max)
+{
+    int32_t r = 0;
+    for (int n = 0; n < 4; ++n) {
+        const int32_t x = tk_byte_(a, n), y = tk_byte_(b, n);
+        r |= (int32_t)((uint32_t)(uint8_t)((x > y) == want_max ? x : y) << (8 * n));
+    }
+    return r;
+}
+#endif
+
+/** Bytewise signed max of four int8 lanes (SSUB8 sets the GE flags, SEL picks). */
 TK_INLINE int32_t tk_smax8(int32_t a, int32_t b)
 {
 #if TK_SIMD_DSP
@@ -297,15 +310,11 @@ TK_INLINE int32_t tk_smax8(int32_t a, int32_t b)
     __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
     return r;
 #else
-    int32_t r = 0;
-    for (int n = 0; n < 4; ++n) {
-        const int32_t x = tk_byte_(a, n), y = tk_byte_(b, n);
-        r |= (int32_t)((uint32_t)(uint8_t)(x > y ? x : y) << (8 * n));
-    }
-    return r;
+    return tk_pick8_(a, b, 1);
 #endif
 }
 
+/** Bytewise signed min of four int8 lanes (the same SSUB8, SEL with the operands swapped). */
 TK_INLINE int32_t tk_smin8(int32_t a, int32_t b)
 {
 #if TK_SIMD_DSP
@@ -313,12 +322,7 @@ TK_INLINE int32_t tk_smin8(int32_t a, int32_t b)
     __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
     return r;
 #else
-    int32_t r = 0;
-    for (int n = 0; n < 4; ++n) {
-        const int32_t x = tk_byte_(a, n), y = tk_byte_(b, n);
-        r |= (int32_t)((uint32_t)(uint8_t)(x < y ? x : y) << (8 * n));
-    }
-    return r;
+    return tk_pick8_(a, b, 0);
 #endif
 }
 

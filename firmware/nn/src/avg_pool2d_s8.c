@@ -1,6 +1,7 @@
 /* Reference AVERAGE_POOL_2D int8, as TFLite's reference_integer_ops::AveragePool. */
 #include "avg_pool2d_s8.h"
 
+#include "tk_pool.h"
 #include "tk_requant.h"
 
 tk_status tk_avg_pool2d_s8(const tk_pool_params *params,
@@ -9,22 +10,19 @@ tk_status tk_avg_pool2d_s8(const tk_pool_params *params,
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, ch = input_dims->c;
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
-    if (params->stride_h < 1 || params->stride_w < 1 || params->filter_h < 1 ||
-        params->filter_w < 1 || params->act_min > params->act_max) {
-        return TK_ERR_ARG;
-    }
-    if (output_dims->c != ch || output_dims->n != input_dims->n) {
-        return TK_ERR_SHAPE;
+    const tk_status st = tk_pool_check(params, input_dims, output_dims);
+    if (st != TK_OK) {
+        return st;
     }
     for (int32_t b = 0; b < input_dims->n; ++b) {
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t y0 = oy * params->stride_h - params->pad_h;
-            const int32_t fy_start = y0 < 0 ? -y0 : 0;
-            const int32_t fy_end = params->filter_h < in_h - y0 ? params->filter_h : in_h - y0;
+            int32_t fy_start, fy_end;
+            tk_pool_span(y0, params->filter_h, in_h, &fy_start, &fy_end);
             for (int32_t ox = 0; ox < out_w; ++ox) {
                 const int32_t x0 = ox * params->stride_w - params->pad_w;
-                const int32_t fx_start = x0 < 0 ? -x0 : 0;
-                const int32_t fx_end = params->filter_w < in_w - x0 ? params->filter_w : in_w - x0;
+                int32_t fx_start, fx_end;
+                tk_pool_span(x0, params->filter_w, in_w, &fx_start, &fx_end);
                 for (int32_t c = 0; c < ch; ++c) {
                     int32_t acc = 0;
                     int32_t count = 0;

@@ -64,8 +64,7 @@ static void add_run(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, co
                     const int32_t *c2, int32_t m, int32_t half, int32_t e1, int32_t lo, int32_t hi)
 {
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t r = add_one(c1[a[i]] + c2[b[i]], m, half, e1);
-        out[i] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+        out[i] = (int8_t)tk_clamp(add_one(c1[a[i]] + c2[b[i]], m, half, e1), lo, hi);
     }
 }
 

@@ -7,11 +7,6 @@ static int32_t pair16(int32_t lo, int32_t hi)
     return (int32_t)(((uint32_t)(uint16_t)(int16_t)lo) | ((uint32_t)(uint16_t)(int16_t)hi << 16));
 }
 
-static int32_t block_of(int32_t rest)
-{
-    return rest >= 2 ? 2 : 1;
-}
-
 int32_t tk_conv2d_pack_s8_cm4_words(int32_t out_c, int32_t k)
 {
     return out_c * ((k + 3) & ~3) / 2;
@@ -35,7 +30,7 @@ static void pack(const int8_t *filter, int32_t out_c, int32_t k, int32_t *packed
     const int32_t row_len = in_c_3x3 ? 9 * in_c_3x3 : k;   /* int8 per channel in `filter` */
     const int32_t groups = (k + 3) / 4;
     for (int32_t o0 = 0; o0 < out_c;) {
-        const int32_t nb = block_of(out_c - o0);
+        const int32_t nb = tk_cm4_block(out_c - o0);
         for (int32_t g = 0; g < groups; ++g) {
             for (int32_t c = 0; c < nb; ++c) {
                 const int8_t *row = filter + (o0 + c) * row_len;

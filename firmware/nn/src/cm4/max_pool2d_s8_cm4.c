@@ -1,6 +1,7 @@
 /* MAX_POOL_2D int8 for Cortex-M4: a word of four channels at a time, SSUB8 + SEL. */
 #include "max_pool2d_s8_cm4.h"
 
+#include "tk_pool.h"
 #include "tk_requant.h"
 #include "tk_simd.h"
 
@@ -25,12 +26,9 @@ tk_status tk_max_pool2d_s8_cm4(const tk_pool_params *params,
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, ch = input_dims->c;
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
-    if (params->stride_h < 1 || params->stride_w < 1 || params->filter_h < 1 ||
-        params->filter_w < 1 || params->act_min > params->act_max) {
-        return TK_ERR_ARG;
-    }
-    if (output_dims->c != ch || output_dims->n != input_dims->n) {
-        return TK_ERR_SHAPE;
+    const tk_status st = tk_pool_check(params, input_dims, output_dims);
+    if (st != TK_OK) {
+        return st;
     }
     const int32_t lo = params->act_min < -128 ? -128 : params->act_min;
     const int32_t hi = params->act_max > 127 ? 127 : params->act_max;
@@ -41,12 +39,12 @@ tk_status tk_max_pool2d_s8_cm4(const tk_pool_params *params,
     for (int32_t b = 0; b < input_dims->n; ++b) {
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t y0 = oy * params->stride_h - params->pad_h;
-            const int32_t fy0 = y0 < 0 ? -y0 : 0;
-            const int32_t fy1 = params->filter_h < in_h - y0 ? params->filter_h : in_h - y0;
+            int32_t fy0, fy1;
+            tk_pool_span(y0, params->filter_h, in_h, &fy0, &fy1);
             for (int32_t ox = 0; ox < out_w; ++ox) {
                 const int32_t x0 = ox * params->stride_w - params->pad_w;
-                const int32_t fx0 = x0 < 0 ? -x0 : 0;
-                const int32_t fx1 = params->filter_w < in_w - x0 ? params->filter_w : in_w - x0;
+                int32_t fx0, fx1;
+                tk_pool_span(x0, params->filter_w, in_w, &fx0, &fx1);
                 const int8_t *base = input + ((b * in_h + y0) * in_w + x0) * ch;
                 int32_t c = 0;
                 for (; c + 4 <= ch; c += 4, out += 4) {

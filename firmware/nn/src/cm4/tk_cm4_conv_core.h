@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conv2d_pack_s8_cm4.h"
 #include "tk_cm4_requant.h"
 #include "tk_simd.h"
 #include "tk_types.h"
@@ -75,11 +76,6 @@ TK_INLINE int32_t *tk_cm4_expand_s4(int32_t *dst, const int8_t *src, int32_t gro
     TK_CM4_EXPAND_BODY(16)
 }
 
-TK_INLINE int32_t *tk_cm4_expand_s6(int32_t *dst, const int8_t *src, int32_t groups, int32_t offset2)
-{
-    TK_CM4_EXPAND_BODY(24)
-}
-
 TK_INLINE int32_t *tk_cm4_expand_s2(int32_t *dst, const int8_t *src, int32_t groups, int32_t offset2)
 {
     TK_CM4_EXPAND_BODY(8)
@@ -88,20 +84,12 @@ TK_INLINE int32_t *tk_cm4_expand_s2(int32_t *dst, const int8_t *src, int32_t gro
 /**
  * Expand `groups` groups of 4 int8 (src, any alignment) into even/odd int16 pairs with
  * `offset2` = [offset, offset] added, writing 2 words per group every `stride` words
- * (6, 4 or 2).
+ * (4 or 2).
  */
 TK_INLINE int32_t *tk_cm4_expand(int32_t *dst, int32_t stride, const int8_t *src, int32_t groups,
                                  int32_t offset2)
 {
-    return stride == 4 ? tk_cm4_expand_s4(dst, src, groups, offset2)
-           : stride == 6 ? tk_cm4_expand_s6(dst, src, groups, offset2)
-                         : tk_cm4_expand_s2(dst, src, groups, offset2);
-}
-
-/** Channels in the next weight block when `rest` remain: pairs, a last single channel. */
-TK_INLINE int32_t tk_cm4_block(int32_t rest)
-{
-    return rest >= 2 ? 2 : 1;
+    return stride == 4 ? tk_cm4_expand_s4(dst, src, groups, offset2) : tk_cm4_expand_s2(dst, src, groups, offset2);
 }
 
 /** Write `groups` zero groups (2 words each, every `stride` words). */
