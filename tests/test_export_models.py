@@ -120,7 +120,8 @@ def test_cli_and_sources_txt_contract(tmp_path, repo_root, tool_env):
                            "export", str(model), str(out)], capture_output=True, text=True, env=tool_env)
     assert proc.returncode == 0, proc.stderr
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["model.c", "model.h", "model.json", "model_data.c", "model_tflite.h", "sources.txt"]
+    assert files == [".tinykd-output", "model.c", "model.h", "model.json", "model_data.c", "model_tflite.h",
+                     "sources.txt"]
     header = (out / "model.h").read_text()
     info = json.loads((out / "model.json").read_text())
     import hashlib

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..atomic import atomic_dir
+from ..atomic import atomic_dir, check_output_dir
 from ..errors import ExportError
 from .codegen import Program, build_program, render, sources, summary
 from .fold import fold_constants, strip_float_io
@@ -28,9 +28,12 @@ def load_program(blob: bytes, variants: str = "auto") -> Program:
     return build_program(graph, layers, variants, notes)
 
 
-def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = "auto") -> dict:
+def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = "auto",
+                 force: bool = False) -> dict:
     """Write the generated C for `model` (a .tflite path or its bytes) into `outdir`
-    atomically; returns the model.json summary."""
+    atomically; returns the model.json summary. An existing `outdir` not written by tinykd
+    is refused (OutputError) unless `force` (see tinykd.atomic.check_output_dir)."""
+    check_output_dir(outdir, force)  # before the work, so a refusal is immediate
     if isinstance(model, (bytes, bytearray)):
         blob = bytes(model)
     else:
@@ -43,7 +46,7 @@ def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = 
     files = render(prog, blob)
     srcs = sources(prog, outdir)
     info = summary(prog, blob, srcs)
-    with atomic_dir(outdir) as tmp:
+    with atomic_dir(outdir, force) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text)
         (tmp / "sources.txt").write_text("\n".join(srcs) + "\n")

@@ -5,7 +5,10 @@ import argparse
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..atomic import check_output_dir
     from . import export_model
+
+    check_output_dir(args.outdir, args.force)
 
     if args.board != "none":
         from pathlib import Path
@@ -18,7 +21,7 @@ def _run(args: argparse.Namespace) -> int:
         if not Path(args.model).is_file():
             raise ExportError(f"model file {args.model!r} does not exist")
         require_fit(Path(args.model).name, model_footprint(Path(args.model).read_bytes(), brd), brd)
-    info = export_model(args.model, args.outdir, variants=args.kernels)
+    info = export_model(args.model, args.outdir, variants=args.kernels, force=args.force)
     print(f"exported {args.model} -> {args.outdir}: {info['num_layers']} layers, {info['macs']} MACs, "
           f"{info['weight_bytes']} weight bytes, {info['arena_bytes']} arena bytes")
     return 0
@@ -28,7 +31,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("export", help="generate C (model.h/model.c/...) from an int8 .tflite model",
                        description=__doc__)
     p.add_argument("model", help="int8 .tflite file")
-    p.add_argument("outdir", help="output folder (replaced atomically)")
+    p.add_argument("outdir", help="output folder (replaced atomically); an existing folder not "
+                                  "written by tinykd is refused unless --force")
+    p.add_argument("--force", action="store_true",
+                   help="replace OUTDIR even if it exists and was not written by tinykd (its "
+                        "contents are lost); never the current or home folder or a file")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel variants: best available per layer (auto) or reference only")
     p.add_argument("--board", default="none",

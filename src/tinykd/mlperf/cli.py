@@ -38,6 +38,8 @@ def add_parser(sub) -> None:
                         "accuracy set]")
     p.add_argument("--out", default=None,
                    help="results folder [metrics/mlperf/<mode>; dataset: build/mlperf/ic01]")
+    p.add_argument("--force", action="store_true",
+                   help="dataset: replace --out even if it exists and was not written by tinykd")
     p.add_argument("--windows", type=int, default=5, help="performance windows [5]")
     p.add_argument("--iterations", type=int, default=20, help="timed inferences per window [20]")
     p.add_argument("--warmups", type=int, default=5, help="warm-up inferences per window [5]")
@@ -115,11 +117,15 @@ def _check_model(info: dict[str, str], tflite: str) -> None:
 
 def run(args) -> int:
     _check(args)
+    if args.mode == "dataset":
+        from ..atomic import check_output_dir
+
+        check_output_dir(args.out or "build/mlperf/ic01", args.force)  # before reading the images
     samples = load_samples(args.dataset, args.limit or None)
     if args.mode == "dataset":
         from .datasets import write_ic01
 
-        out = write_ic01(samples, args.out or "build/mlperf/ic01")
+        out = write_ic01(samples, args.out or "build/mlperf/ic01", force=args.force)
         print(f"wrote {len(samples)} images to {out} (y_labels.csv + .bin)")
         return 0
     if not args.port and not args.elf:

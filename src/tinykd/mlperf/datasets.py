@@ -111,13 +111,14 @@ def _from_image_folder(folder: Path, limit: int | None) -> list[Sample]:
     return samples
 
 
-def write_ic01(samples: list[Sample], out_dir: str | Path, classes: int = 10) -> Path:
+def write_ic01(samples: list[Sample], out_dir: str | Path, classes: int = 10, force: bool = False) -> Path:
     """Write samples as an ic01 dataset folder (one .bin of 3072 bytes each + y_labels.csv), the
-    layout the MLPerf Tiny / EEMBC runners read; replaced atomically."""
+    layout the MLPerf Tiny / EEMBC runners read; replaced atomically. An existing folder not
+    written by tinykd is refused unless `force`."""
     from ..atomic import atomic_dir
 
     out = Path(out_dir)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, force) as tmp:
         rows = []
         for i, s in enumerate(samples):
             if s.label is None:

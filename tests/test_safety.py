@@ -1,0 +1,197 @@
+"""Issue 15, "nothing lost, nothing silently wrong": every bad input is one line naming the
+bad value and what is allowed, and nothing outside a tool's own outputs changes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinykd.atomic import MARKER, OutputError, atomic_dir, check_output_dir, remove_stale
+
+_BLOB: list[bytes] = []
+
+
+def tiny_tflite() -> bytes:
+    """A 16x16x3 -> conv -> pool -> dense int8 model (built once per test session)."""
+    if not _BLOB:
+        import export_harness as H
+
+        H.quiet_tf()
+        import keras
+
+        keras.utils.set_random_seed(0)
+        inp = keras.Input((16, 16, 3))
+        x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inp)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        x = keras.layers.Dense(10)(x)
+        calib = np.random.default_rng(0).uniform(0, 1, (4, 16, 16, 3)).astype(np.float32)
+        _BLOB.append(H.convert(keras.Model(inp, x), calib))
+    return _BLOB[0]
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under root -> its bytes (None for folders)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        out[str(p.relative_to(root))] = None if p.is_dir() else p.read_bytes()
+    return out
+
+
+def one_error_line(err: str) -> str:
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def cli(argv, capsys) -> tuple[int, str, str]:
+    from tinykd.cli import main
+
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+# ------------------------------------------------------------------ 1. output folders
+
+def user_project(root: Path) -> Path:
+    proj = root / "sandbox" / "myproject"
+    (proj / "src").mkdir(parents=True)
+    (proj / "notes.txt").write_text("my notes\n")
+    (proj / "src" / "main.c").write_text("int main(void) { return 0; }\n")
+    return proj
+
+
+def test_export_refuses_a_folder_it_did_not_write(tmp_path, capsys):
+    user_project(tmp_path)
+    (tmp_path / "m.tflite").write_bytes(b"not even a model")
+    before = snapshot(tmp_path)
+    rc, _, err = cli(["export", tmp_path / "m.tflite", tmp_path / "sandbox" / "myproject"], capsys)
+    line = one_error_line(err)
+    assert rc == 1 and "sandbox/myproject" in line and "not written by tinykd" in line and "--force" in line
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("where", ["file", "dot", "home", "parent", "root"])
+def test_export_refuses_files_cwd_home_and_their_ancestors_even_with_force(tmp_path, capsys, monkeypatch, where):
+    home = tmp_path / "home" / "me"
+    work = home / "projects" / "work"
+    work.mkdir(parents=True)
+    (home / ".bashrc").write_text("x\n")
+    (work / "m.tflite").write_bytes(tiny_tflite())
+    (work / "existing.c").write_text("int x;\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    dest, said = {"file": ("existing.c", "is an existing file"), "dot": (".", "is the current folder"),
+                  "home": (str(home), "is the home folder"), "parent": ("..", "containing the current folder"),
+                  "root": ("/", "is the filesystem root")}[where]
+    before = snapshot(tmp_path)
+    for force in ([], ["--force"]):
+        rc, _, err = cli(["export", "m.tflite", dest, *force], capsys)
+        line = one_error_line(err)
+        assert rc == 1 and repr(dest) in line and said in line, line
+        assert snapshot(tmp_path) == before
+
+
+def test_export_replaces_its_own_output_and_forced_folders(tmp_path, capsys):
+    (tmp_path / "m.tflite").write_bytes(tiny_tflite())
+    out = tmp_path / "out"
+    rc, text, err = cli(["export", tmp_path / "m.tflite", out], capsys)
+    assert rc == 0, err
+    assert (out / MARKER).is_file() and (out / "model.c").is_file()
+    (out / "model.c").write_text("edited\n")
+    assert cli(["export", tmp_path / "m.tflite", out], capsys)[0] == 0  # ours: replaced
+    assert (out / "model.c").read_text() != "edited\n"
+    proj = user_project(tmp_path)
+    assert cli(["export", tmp_path / "m.tflite", proj, "--force"], capsys)[0] == 0
+    assert not (proj / "notes.txt").exists() and (proj / "model.c").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli(["export", tmp_path / "m.tflite", empty], capsys)[0] == 0  # nothing in it to lose
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert leftovers == []
+
+
+def test_mlperf_dataset_refuses_a_folder_it_did_not_write(tmp_path, capsys):
+    x = np.zeros((3, 32, 32, 3), np.uint8)
+    np.savez(tmp_path / "test.npz", x=x, y=np.array([1, 2, 3]))
+    out = tmp_path / "ic01"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine\n")
+    before = snapshot(tmp_path)
+    rc, _, err = cli(["mlperf", "dataset", "--dataset", tmp_path / "test.npz", "--out", out], capsys)
+    line = one_error_line(err)
+    assert rc == 1 and str(out) in line and "--force" in line
+    assert snapshot(tmp_path) == before
+    assert cli(["mlperf", "dataset", "--dataset", tmp_path / "test.npz", "--out", out, "--force"], capsys)[0] == 0
+    assert not (out / "keep.txt").exists() and (out / "y_labels.csv").is_file()
+    assert cli(["mlperf", "dataset", "--dataset", tmp_path / "test.npz", "--out", out], capsys)[0] == 0
+
+
+def test_atomic_dir_refuses_before_running_the_block_and_keeps_others_siblings(tmp_path):
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "a").write_text("a")
+    (tmp_path / ".out.old").mkdir()   # the user's, though it looks like an old temporary name
+    (tmp_path / ".out.old" / "b").write_text("b")
+    before = snapshot(tmp_path)
+    ran = []
+    with pytest.raises(OutputError, match="exists and was not written by tinykd"):
+        with atomic_dir(dest):
+            ran.append(1)
+    assert not ran and snapshot(tmp_path) == before
+    (tmp_path / "link").symlink_to(dest)
+    with pytest.raises(OutputError, match="'.*link' is a symbolic link"):
+        check_output_dir(tmp_path / "link", force=True)
+
+
+def test_a_failing_block_leaves_the_previous_output(tmp_path):
+    dest = tmp_path / "out"
+    with atomic_dir(dest) as tmp:
+        (tmp / "v").write_text("1")
+    before = snapshot(tmp_path)
+    with pytest.raises(RuntimeError):
+        with atomic_dir(dest) as tmp:
+            (tmp / "v").write_text("2")
+            raise RuntimeError("boom")
+    assert snapshot(tmp_path) == before
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed_at_the_next_start(tmp_path):
+    live = tmp_path / "dvclive"
+    live.mkdir()
+    stale = live / ".teacher.abcd1234.tinykd-tmp"
+    busy = live / ".teacher.efgh5678.tinykd-tmp"
+    user = live / ".teacher.mine.tinykd-tmp"  # no marker: not ours
+    for d, pid in ((stale, _dead_pid()), (busy, os.getpid()), (user, None)):
+        d.mkdir()
+        (d / "metrics.json").write_text("{}")
+        if pid is not None:
+            (d / MARKER).write_text(f"x\n(temporary, being written by pid {pid})\n")
+    with atomic_dir(live / "teacher") as tmp:
+        (tmp / "metrics.json").write_text("{}")
+    assert not stale.exists() and busy.exists() and user.exists()
+    assert sorted(p.name for p in live.iterdir()) == sorted([busy.name, user.name, "teacher"])
+    assert remove_stale(live / "teacher") == []
+
+
+def test_stage_output_written_by_a_dvc_run_is_marked_so_a_manual_rerun_works(tmp_path):
+    """DVC deletes a stage's outs before running it; the stage writes the marker with them, so
+    running the stage by hand afterwards replaces them instead of refusing."""
+    from tinykd.export import export_model
+
+    out = tmp_path / "build" / "model"
+    export_model(tiny_tflite(), out)
+    first = snapshot(out)
+    export_model(tiny_tflite(), out)
+    assert snapshot(out) == first and MARKER in first
