@@ -32,7 +32,8 @@ def main() -> None:
             if t["source"] == "train":
                 model = models.build(t["arch"], info["shape"], info["num_classes"])
                 train.fit(model, data, epochs=t["epochs"], batch_size=t["batch_size"],
-                          learning_rate=t["learning_rate"], augment=t["augment"], seed=p["seed"], live_dir=tmp_live)
+                          learning_rate=t["learning_rate"], augment=t["augment"], seed=p["seed"], live_dir=tmp_live,
+                          optimizer_name=t["optimizer"])
             else:
                 model = load_teacher(t["source"], t["sha256"], info["shape"], info["num_classes"],
                                      base=Path(args.params).resolve().parent)

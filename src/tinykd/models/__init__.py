@@ -10,6 +10,7 @@ from typing import Callable
 from . import course, students, teachers
 
 ARCHS: dict[str, tuple[Callable, str]] = {
+    "resnet9": (teachers.resnet9, "default teacher: ResNet-9 (Page's DAWNBench net) at 24-48-96-192 channels (~0.93M params), for SGD one-cycle"),
     "vgg": (teachers.vgg, "VGG-style teacher, 3 blocks of 2 convs (64/128/256) with batch norm and dropout (~1.15M params)"),
     "tiny_cnn": (students.tiny_cnn, "two small convs; a fast stand-in for tests and smoke runs"),
     "cnn_small": (students.cnn_small, "default student: 4 convs 16/32/32/64, fits the board (~43k params)"),
