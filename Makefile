@@ -1,5 +1,5 @@
 # The two commands of the README do all set-up themselves:
-#   make repro   venv + pip + system packages, then `dvc repro`
+#   make repro   venv + pip + system packages, `tinykd params check`, then `dvc repro`
 #   make test    venv + pip + system packages, then the test suite
 PYTHON  ?= python3
 VENV    ?= .venv
@@ -29,6 +29,7 @@ setup: venv system
 
 repro: setup
 	@test -d .dvc || $(BIN)/dvc init -q
+	$(BIN)/tinykd params check --quiet params.yaml
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
 test: setup

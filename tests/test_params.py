@@ -92,7 +92,7 @@ def test_schema_defaults_equal_the_shipped_params():
     ({"student.arch": "mobilenet"}, "student.arch", "'mobilenet'", "cnn_small"),
     ({"dataset.val_split": 1.0}, "dataset.val_split", "1.0", "< 1"),
     ({"teacher.sha256": "abc"}, "teacher.sha256", "'abc'", "matching"),
-    ({"kd.alpah": 0.3}, "kd.alpah", "0.3", "only the keys"),
+    ({"kd.alpah": 0.3}, "kd.alpah", "0.3", "did you mean 'alpha'"),
     ({"evaluate.samples": "some"}, "evaluate.samples", "'some'", "'all'"),
     ({"quantize.representative_samples": 0}, "quantize.representative_samples", "0", ">= 1"),
 ])
@@ -158,3 +158,65 @@ def test_schema_arch_choices_are_the_registry():
     schema = yaml.safe_load(SCHEMA.read_text())
     for section in ("teacher", "student"):
         assert sorted(schema["properties"][section]["properties"]["arch"]["enum"]) == models.names()
+
+
+# -- unknown keys (issue 15) ---------------------------------------------------------------------
+
+def test_every_object_of_the_schema_refuses_unknown_keys():
+    """A section (or nested object) added later must say additionalProperties: false too."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    for path, node in _walk(schema):
+        if node.get("type") == "object" or "properties" in node:
+            assert node.get("additionalProperties") is False, f"{path or '(top level)'} accepts unknown keys"
+
+
+@pytest.mark.parametrize("changes, key, allowed", [
+    ({"evaluate.sample": 50}, "evaluate.sample", "a known key of evaluate: samples (did you mean 'samples'?)"),
+    ({"device.timeout": 1}, "device.timeout", "backend, port, retries, timeout_s (did you mean 'timeout_s'?)"),
+    ({"firmware.buad": 9600}, "firmware.buad", "a known key of firmware: baud, protocol (did you mean 'baud'?)"),
+    ({"export.bord": "x"}, "export.bord", "a known key of export: board"),
+    ({"quantise": {"representative_samples": 5}}, "quantise", "a known key of the top level: compress, dataset"),
+    ({"teacher.optimiser": "sgd"}, "teacher.optimiser", "a known key of teacher: arch, augment, batch_size"),
+])
+def test_unknown_keys_name_the_key_and_the_allowed_keys(tmp_path, changes, key, allowed):
+    with pytest.raises(ParamError) as info:
+        P.load(_write(tmp_path, changes))
+    msg = str(info.value)
+    assert info.value.key == key and "\n" not in msg
+    assert msg.startswith(f"params: {key} = ") and allowed in msg, msg
+
+
+def test_params_check_command(tmp_path, capsys):
+    from tinykd.cli import main
+
+    good = _write(tmp_path, {})
+    assert main(["params", "check", str(good)]) == 0
+    assert capsys.readouterr().out.strip() == f"{good}: valid"
+    bad = _write(tmp_path, {"evaluate.sample": 50})
+    before = bad.read_bytes()
+    assert main(["params", "check", "-q", str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().splitlines() == [
+        "error: params: evaluate.sample = 50 is not allowed; expected a known key of evaluate: samples "
+        "(did you mean 'samples'?)"]
+    assert bad.read_bytes() == before
+    assert main(["params", "check", str(tmp_path / "absent.yaml")]) == 1
+    assert "absent.yaml" in capsys.readouterr().err
+
+
+def test_make_repro_checks_params_before_dvc_repro():
+    lines = (REPO / "Makefile").read_text().split("\nrepro:", 1)[1].split("\n\n", 1)[0].splitlines()
+    check = next(i for i, l in enumerate(lines) if "tinykd params check" in l)
+    repro = next(i for i, l in enumerate(lines) if "dvc repro" in l)
+    assert check < repro
+
+
+def test_sweep_queue_checks_params_before_dvc(tmp_path, capsys, monkeypatch):
+    from tinykd import sweep
+    from tinykd.cli import main
+
+    _write(tmp_path, {"kd.temprature": 4})
+    called = []
+    monkeypatch.setattr(sweep, "_dvc", lambda *a, **k: called.append(a))
+    assert main(["sweep", "queue", "grid", "--repo", str(tmp_path), "--temperatures", "1", "--alphas", "0.5"]) == 1
+    assert "kd.temprature" in capsys.readouterr().err and not called

@@ -16,7 +16,20 @@ _COMMANDS = [
     (".sweep", "add_parser"),
     (".presets", "add_parser"),
     (".live", "add_parser"),
+    (".params", "add_parser"),
 ]
+
+
+def _params_to_check(args: argparse.Namespace):
+    """params.yaml of the commands that start DVC runs, validated before DVC touches outputs.
+    (`preset run/show` validate params.yaml merged with the preset themselves; `live` and the
+    stages load it through tinykd.params.load.)"""
+    from pathlib import Path
+
+    if args.command == "sweep" and getattr(args, "sweep_command", None) == "queue":
+        path = Path(args.repo) / "params.yaml"
+        return path if path.is_file() else None
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        path = _params_to_check(args)
+        if path is not None:
+            from . import params
+
+            params.check_file(path)
         return int(args.func(args) or 0)
     except TinykdError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -5,7 +5,9 @@ becomes a ParamError naming the key, the value and what is allowed.
 """
 from __future__ import annotations
 
+import argparse
 import copy
+import difflib
 import os
 import re
 from pathlib import Path
@@ -61,7 +63,12 @@ def _allowed(error, schema_root: dict) -> str:
             ("<= " + str(sch["maximum"])) if "maximum" in sch else "")
         return "a number " + " and ".join(p for p in (lo, hi) if p)
     if validator == "additionalProperties":
-        return "only the keys " + ", ".join(sorted(error.schema.get("properties", {})))
+        known = sorted(error.schema.get("properties", {}))
+        where = ".".join(map(str, error.absolute_path)) or "the top level"
+        extra = sorted(set(error.instance) - set(known))
+        close = difflib.get_close_matches(str(extra[0]), known, n=1) if extra else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"a known key of {where}: " + ", ".join(known) + hint
     if validator == "required":
         return "this key to be present"
     if validator == "pattern":
@@ -95,8 +102,8 @@ def validate(params: dict, schema: dict) -> dict:
         path = [str(p) for p in err.absolute_path]
         value = err.instance
         if err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-            path, value = path + [extra[0]], err.instance[extra[0]]
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})), key=str)
+            path, value = path + [str(extra[0])], err.instance[extra[0]]
         elif err.validator == "required":
             missing = re.findall(r"'([^']+)' is a required property", err.message)
             path, value = path + missing[:1], None
@@ -149,3 +156,31 @@ def get(params: dict, key: str, default: Any = _MISSING) -> Any:
             return default
         node = node[part]
     return node
+
+
+# -- `tinykd params check` ----------------------------------------------------------------------
+
+ALL_SECTIONS = ("dataset", "teacher")   # the sections check_semantics knows about
+
+
+def check_file(path: str | os.PathLike = "params.yaml") -> dict:
+    """Everything a stage would check, for the whole file: schema (unknown keys, types, ranges)
+    and the semantic checks of every section. Raises ParamError; returns the completed params."""
+    return load(path, sections=ALL_SECTIONS)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    check_file(args.params)
+    if not args.quiet:
+        print(f"{args.params}: valid")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("params", help="params.yaml tools: `check` validates it against the schema")
+    ps = p.add_subparsers(dest="params_command", required=True)
+    c = ps.add_parser("check", help="validate params.yaml (unknown keys, types, ranges, referenced files); "
+                                    "`make repro` runs this before `dvc repro`")
+    c.add_argument("params", nargs="?", default="params.yaml", help="the file to check [params.yaml]")
+    c.add_argument("-q", "--quiet", action="store_true", help="print nothing when it is valid")
+    c.set_defaults(func=_cmd_check)
