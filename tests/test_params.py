@@ -220,3 +220,41 @@ def test_sweep_queue_checks_params_before_dvc(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sweep, "_dvc", lambda *a, **k: called.append(a))
     assert main(["sweep", "queue", "grid", "--repo", str(tmp_path), "--temperatures", "1", "--alphas", "0.5"]) == 1
     assert "kd.temprature" in capsys.readouterr().err and not called
+
+
+# -- numbers (issue 15) --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, key, value_text, allowed", [
+    ("seed: 42.0", "seed", "42.0", "an integer, written without a decimal point (42, not 42.0)"),
+    ("teacher: {epochs: 2.0}", "teacher.epochs", "2.0", "(2, not 2.0)"),
+    ("kd: {batch_size: true}", "kd.batch_size", "True", "an integer, not true/false"),
+    ("quantize: {representative_samples: 1.5}", "quantize.representative_samples", "1.5", "type integer"),
+    ("kd: {alpha: .nan}", "kd.alpha", "nan", "a finite number"),
+    ("kd: {temperature: .inf}", "kd.temperature", "inf", "a finite number"),
+    ("prune: {power: -.inf}", "prune.power", "-inf", "a finite number"),
+    ("dataset: {val_split: .NaN}", "dataset.val_split", "nan", "a finite number"),
+    ("kd: {learning_rate: true}", "kd.learning_rate", "True", "a number, not true/false"),
+    ("sweep: {temperatures: [1, .nan]}", "sweep.temperatures[1]", "nan", "a finite number"),
+    ("sweep: {teacher_epochs: [1, 2.0]}", "sweep.teacher_epochs[1]", "2.0", "(2, not 2.0)"),
+    ("evaluate: {samples: 200.0}", "evaluate.samples", "200.0", "integer >= 1 or 'all'"),
+])
+def test_numbers_must_be_what_they_claim(tmp_path, text, key, value_text, allowed):
+    doc = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, value in yaml.safe_load(text).items():
+        if isinstance(value, dict):
+            doc[section].update(value)
+        else:
+            doc[section] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ParamError) as info:
+        P.load(path)
+    msg = str(info.value)
+    assert info.value.key == key and "\n" not in msg
+    assert f"params: {key} = {value_text} is not allowed" in msg and allowed in msg, msg
+
+
+def test_integral_floats_are_still_fine_where_a_number_is_asked():
+    schema = P.load_schema()
+    p = P.validate({"kd": {"temperature": 4, "alpha": 1}}, schema)
+    assert p["kd"]["temperature"] == 4 and p["seed"] == 42

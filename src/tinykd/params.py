@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import copy
 import difflib
+import math
 import os
 import re
 from pathlib import Path
@@ -54,6 +55,10 @@ def _allowed(error, schema_root: dict) -> str:
     if validator == "enum":
         return "one of " + ", ".join(repr(v) for v in rule)
     if validator == "type":
+        if rule == "integer" and isinstance(error.instance, float) and error.instance.is_integer():
+            return f"an integer, written without a decimal point ({int(error.instance)}, not {error.instance})"
+        if rule in ("integer", "number") and isinstance(error.instance, bool):
+            return f"{'an integer' if rule == 'integer' else 'a number'}, not true/false"
         return f"a value of type {rule}"
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         sch = error.schema
@@ -88,14 +93,45 @@ def _allowed(error, schema_root: dict) -> str:
     return f"a value satisfying {validator}: {rule!r}"
 
 
-def validate(params: dict, schema: dict) -> dict:
-    """Fill defaults, check against the schema; return the completed params or raise ParamError."""
+def _strict_validator_class():
+    """Draft 2020-12 with YAML's types taken literally: an integer is an int written without a
+    decimal point (JSON Schema would take 2.0), never a bool (true is not 1)."""
     import jsonschema
 
+    def is_integer(checker, instance) -> bool:
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", is_integer)
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)
+
+
+def _check_finite(value: Any, path: str) -> None:
+    """NaN passes every minimum/maximum (all comparisons are false); refuse it and inf outright."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParamError(path or "(top level)", value, "a finite number (not .nan, .inf or -.inf)")
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _check_finite(sub, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            _check_finite(sub, f"{path}[{i}]")
+
+
+def _dotted(parts, extra=()) -> str:
+    """kd.alpha, sweep.alphas[2]."""
+    out = ""
+    for p in [*parts, *extra]:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def validate(params: dict, schema: dict) -> dict:
+    """Fill defaults, check against the schema; return the completed params or raise ParamError."""
     if not isinstance(params, dict):
         raise ParamError("(top level)", params, "a mapping of sections")
+    _check_finite(params, "")
     params = _fill_defaults(copy.deepcopy(params), schema)
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _strict_validator_class()(schema)
     errors = sorted(validator.iter_errors(params), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     if errors:
         err = errors[0]
@@ -107,7 +143,8 @@ def validate(params: dict, schema: dict) -> dict:
         elif err.validator == "required":
             missing = re.findall(r"'([^']+)' is a required property", err.message)
             path, value = path + missing[:1], None
-        raise ParamError(".".join(path) or "(top level)", value, _allowed(err, schema))
+        raise ParamError(_dotted(err.absolute_path, path[len(err.absolute_path):]) or "(top level)", value,
+                         _allowed(err, schema))
     return params
 
 
