@@ -195,3 +195,92 @@ def test_stage_output_written_by_a_dvc_run_is_marked_so_a_manual_rerun_works(tmp
     first = snapshot(out)
     export_model(tiny_tflite(), out)
     assert snapshot(out) == first and MARKER in first
+
+
+# ------------------------------------------------------------------ 4. interrupts
+
+REPO = Path(__file__).resolve().parents[1]
+STAGE = '''
+import os, signal, sys, time
+sys.path.insert(0, {stages!r})
+from _common import run
+from tinykd.atomic import atomic_dir, write_text
+
+out = sys.argv[sys.argv.index("--out") + 1]
+how = sys.argv[sys.argv.index("--how") + 1]
+
+def body():
+    if how == "check-clean":
+        left = sorted(p for p in os.listdir(os.path.dirname(out)) if p.startswith("."))
+        print("left:", left)
+        return
+    if how == "after-one":
+        write_text(out + ".json", "{{}}")
+    with atomic_dir(out) as tmp:
+        (tmp / "half").write_text("x")
+        if how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGTERM if how == "term" else signal.SIGINT)
+        time.sleep(5)
+
+run(body)
+'''
+
+
+def _stage(tmp_path: Path, name: str, out: Path, how: str, env) -> subprocess.CompletedProcess:
+    script = tmp_path / f"{name}.py"
+    script.write_text(STAGE.format(stages=str(REPO / "stages")))
+    return subprocess.run([sys.executable, str(script), "--out", str(out), "--how", how],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("how, code, word", [("int", 130, "interrupted"), ("term", 143, "terminated")])
+def test_ctrl_c_in_a_stage_is_one_line_and_leaves_the_outputs(tmp_path, tool_env, how, code, word):
+    live = tmp_path / "dvclive"
+    with atomic_dir(live / "teacher") as tmp:
+        (tmp / "metrics.json").write_text('{"old": 1}')
+    before = snapshot(tmp_path)
+    proc = _stage(tmp_path, "teacher", live / "teacher", how, tool_env)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"{word}; outputs of teacher left as before"]
+    after = snapshot(tmp_path)
+    del after["teacher.py"]
+    assert after == before
+
+
+def test_interrupt_after_one_output_says_which_one_was_written(tmp_path, tool_env):
+    proc = _stage(tmp_path, "distill", tmp_path / "live", "after-one", tool_env)
+    assert proc.returncode == 130
+    assert proc.stderr.strip().splitlines() == [
+        f"interrupted; outputs of distill left as before, except {tmp_path / 'live'}.json (already written in full)"]
+    assert not (tmp_path / "live").exists()
+
+
+def test_stale_temporaries_of_a_sigkilled_stage_go_at_its_next_start(tmp_path, tool_env):
+    live = tmp_path / "dvclive"
+    live.mkdir()
+    (live / ".teacher.notes").write_text("user's\n")
+    proc = _stage(tmp_path, "teacher", live / "teacher", "kill", tool_env)
+    assert proc.returncode == -9
+    stale = [p.name for p in live.iterdir() if p.name.endswith(".tinykd-tmp")]
+    assert len(stale) == 1
+    proc = _stage(tmp_path, "teacher", live / "teacher", "check-clean", tool_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "left: ['.teacher.notes']" in proc.stdout
+    assert proc.stderr.strip().splitlines() == [f"teacher: removed {live / stale[0]}, left by a run that was killed"]
+
+
+def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path):
+    from tinykd.atomic import atomic_path
+
+    dead, alive = _dead_pid(), os.getpid()
+    stale = tmp_path / f".m.keras.ab12cd.tinykd-tmp-{dead}.keras"
+    busy = tmp_path / f".m.keras.ef34gh.tinykd-tmp-{alive}.keras"
+    mine = tmp_path / ".m.keras.backup"
+    for p in (stale, busy, mine):
+        p.write_text("x")
+    assert remove_stale(tmp_path / "m.keras") == [stale]
+    with atomic_path(tmp_path / "m.keras") as tmp:
+        assert tmp.name.startswith(".m.keras.") and tmp.name.endswith(f".tinykd-tmp-{alive}.keras")
+        tmp.write_text("model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([busy.name, mine.name, "m.keras"])

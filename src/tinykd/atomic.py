@@ -24,6 +24,12 @@ MARKER = ".tinykd-output"
 MARKER_TEXT = "This folder was written by tinykd; its next run replaces it whole.\n"
 _TMP_SUFFIX = ".tinykd-tmp"
 _OLD_SUFFIX = ".tinykd-old"
+_COMPLETED: list[Path] = []   # outputs this process has put in place (for the interrupt message)
+
+
+def completed() -> list[Path]:
+    """The outputs (files and folders) this process has written in full so far."""
+    return list(_COMPLETED)
 
 
 class OutputError(TinykdError):
@@ -95,25 +101,32 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale(dest: str | os.PathLike) -> list[Path]:
-    """Remove temporary siblings of `dest` left by a killed run of tinykd (SIGKILL, power loss):
-    `.<name>.*.tinykd-tmp` folders whose writer process is gone and `.<name>.*.tinykd-old`
-    folders, both only if they carry tinykd's marker. Returns what was removed."""
+    """Remove temporaries of `dest` left by a killed run of tinykd (SIGKILL, power loss) whose
+    writer process is gone: `.<name>.*.tinykd-tmp` folders (their marker names the pid),
+    `.<name>.*.tinykd-tmp-<pid><suffix>` files, and marked `.<name>.*.tinykd-old` folders.
+    Nothing without these names and marks is touched. Returns what was removed."""
     dest = Path(os.path.abspath(dest))
     removed = []
-    if not dest.parent.is_dir():
+    if not dest.name or not dest.parent.is_dir():
         return removed
-    for p in dest.parent.glob(f".{dest.name}.*"):
-        if p.is_symlink() or not p.is_dir() or not is_tinykd_output(p):
+    file_tmp = re.compile(re.escape(f".{dest.name}.") + r".+" + re.escape(_TMP_SUFFIX) + r"-(\d+)")
+    for p in dest.parent.glob(f".{glob_escape(dest.name)}.*"):
+        if p.is_symlink():
+            continue
+        if p.is_file():
+            found = file_tmp.match(p.name)
+            if found and not _pid_alive(int(found.group(1))):
+                p.unlink()
+                removed.append(p)
+            continue
+        if not p.is_dir() or not is_tinykd_output(p):
             continue
         if p.name.endswith(_TMP_SUFFIX):
             try:
                 found = re.search(r"being written by pid (\d+)", (p / MARKER).read_text())
             except (OSError, UnicodeDecodeError):
                 continue
-            if found is None:
-                continue
-            pid = int(found.group(1))
-            if _pid_alive(pid):
+            if found is None or _pid_alive(int(found.group(1))):
                 continue
         elif not p.name.endswith(_OLD_SUFFIX):
             continue
@@ -122,12 +135,17 @@ def remove_stale(dest: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary file path beside `dest`; move it onto `dest` only if the block succeeds."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or dest.suffix, dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.",
+                               suffix=f"{_TMP_SUFFIX}-{os.getpid()}{suffix or dest.suffix}", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp)
     # mkstemp creates 0600; outputs should get the permissions any other new file would.
@@ -135,6 +153,7 @@ def atomic_path(dest: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, dest)
+        _COMPLETED.append(dest)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -169,6 +188,7 @@ def atomic_dir(dest: str | os.PathLike, force: bool = False) -> Iterator[Path]:
                 raise
         else:
             os.replace(tmp, dest)
+        _COMPLETED.append(dest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
