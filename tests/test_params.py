@@ -171,19 +171,24 @@ def test_every_object_of_the_schema_refuses_unknown_keys():
 
 
 @pytest.mark.parametrize("changes, key, allowed", [
-    ({"evaluate.sample": 50}, "evaluate.sample", "a known key of evaluate: samples (did you mean 'samples'?)"),
-    ({"device.timeout": 1}, "device.timeout", "backend, port, retries, timeout_s (did you mean 'timeout_s'?)"),
-    ({"firmware.buad": 9600}, "firmware.buad", "a known key of firmware: baud, protocol (did you mean 'baud'?)"),
-    ({"export.bord": "x"}, "export.bord", "a known key of export: board"),
-    ({"quantise": {"representative_samples": 5}}, "quantise", "a known key of the top level: compress, dataset"),
-    ({"teacher.optimiser": "sgd"}, "teacher.optimiser", "a known key of teacher: arch, augment, batch_size"),
+    ({"evaluate.sample": 50}, "evaluate.sample", "did you mean 'samples'?"),
+    ({"device.timeout": 1}, "device.timeout", "did you mean 'timeout_s'?"),
+    ({"firmware.buad": 9600}, "firmware.buad", "did you mean 'baud'?"),
+    ({"export.bord": "x"}, "export.bord", "did you mean 'board'?"),
+    ({"quantise": {"representative_samples": 5}}, "quantise", "did you mean 'quantize'?"),
+    ({"teacher.optimiser": "sgd"}, "teacher.optimiser", ""),
 ])
 def test_unknown_keys_name_the_key_and_the_allowed_keys(tmp_path, changes, key, allowed):
     with pytest.raises(ParamError) as info:
         P.load(_write(tmp_path, changes))
     msg = str(info.value)
     assert info.value.key == key and "\n" not in msg
-    assert msg.startswith(f"params: {key} = ") and allowed in msg, msg
+    section = key.rsplit(".", 1)[0] if "." in key else None
+    schema = P.load_schema()
+    known = sorted((schema["properties"][section] if section else schema)["properties"])
+    where = section or "the top level"
+    assert msg.startswith(f"params: {key} = ") and f"a known key of {where}: {', '.join(known)}" in msg, msg
+    assert allowed in msg, msg
 
 
 def test_params_check_command(tmp_path, capsys):
@@ -196,9 +201,10 @@ def test_params_check_command(tmp_path, capsys):
     before = bad.read_bytes()
     assert main(["params", "check", "-q", str(bad)]) == 1
     out, err = capsys.readouterr()
-    assert out == "" and err.strip().splitlines() == [
-        "error: params: evaluate.sample = 50 is not allowed; expected a known key of evaluate: samples "
-        "(did you mean 'samples'?)"]
+    lines = err.strip().splitlines()
+    assert out == "" and len(lines) == 1, err
+    assert lines[0].startswith("error: params: evaluate.sample = 50 is not allowed; expected a known key of "
+                               "evaluate: samples") and lines[0].endswith("(did you mean 'samples'?)")
     assert bad.read_bytes() == before
     assert main(["params", "check", str(tmp_path / "absent.yaml")]) == 1
     assert "absent.yaml" in capsys.readouterr().err

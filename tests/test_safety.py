@@ -2,9 +2,12 @@
 bad value and what is allowed, and nothing outside a tool's own outputs changes."""
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,7 @@ import pytest
 
 from tinykd.atomic import MARKER, OutputError, atomic_dir, check_output_dir, remove_stale
 
+REPO = Path(__file__).resolve().parents[1]
 _BLOB: list[bytes] = []
 
 
@@ -199,7 +203,6 @@ def test_stage_output_written_by_a_dvc_run_is_marked_so_a_manual_rerun_works(tmp
 
 # ------------------------------------------------------------------ 4. interrupts
 
-REPO = Path(__file__).resolve().parents[1]
 STAGE = '''
 import os, signal, sys, time
 sys.path.insert(0, {stages!r})
@@ -284,3 +287,114 @@ def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path):
         assert tmp.name.startswith(".m.keras.") and tmp.name.endswith(f".tinykd-tmp-{alive}.keras")
         tmp.write_text("model")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([busy.name, mine.name, "m.keras"])
+
+
+# ------------------------------------------------------------------ 5. downloads
+
+
+@contextlib.contextmanager
+def http_server(routes: dict[str, tuple[bytes, int | None]]):
+    """Serve {path: (body, announced Content-Length or None)}; a short body is a cut connection."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body, length = routes.get(self.path, (None, None))
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            if length is not None:
+                self.send_header("Content-Length", str(length))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_truncated_download_is_refused_and_never_cached(tmp_path, monkeypatch):
+    from tinykd.data import sources
+    from tinykd.errors import DataError
+
+    monkeypatch.setenv("TINYKD_CACHE", str(tmp_path / "cache"))
+    with http_server({"/cut.tar.gz": (b"x" * 1000, 5000), "/whole.tar.gz": (b"y" * 10, 10)}) as url:
+        with pytest.raises(DataError) as info:
+            sources.download(url + "/cut.tar.gz")   # no checksum: the length is the only proof
+        assert "truncated" in str(info.value) and "cut.tar.gz" in str(info.value) and "\n" not in str(info.value)
+        assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
+        path = sources.download(url + "/whole.tar.gz")
+        assert path.read_bytes() == b"y" * 10
+    assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == ["whole.tar.gz"]
+
+
+def test_a_teacher_url_with_a_query_is_accepted(tmp_path, monkeypatch):
+    from tinykd import params as P
+    from tinykd.data import sources
+    from tinykd.errors import ParamError
+
+    monkeypatch.setenv("TINYKD_CACHE", str(tmp_path / "cache"))
+    p = P.validate({}, P.load_schema())
+    for ok in ("https://example.org/models/teacher.keras?download=1", "http://h/t.h5?a=b&c=d#frag"):
+        p["teacher"]["source"] = ok
+        P.check_semantics(p, ["teacher"], tmp_path)
+    p["teacher"]["source"] = "https://example.org/t.txt?name=x.keras"
+    with pytest.raises(ParamError, match=r"teacher.source = 'https://example.org/t.txt\?name=x.keras'"):
+        P.check_semantics(p, ["teacher"], tmp_path)
+    with http_server({"/t.keras?download=1": (b"model", 5)}) as url:
+        path = sources.download(url + "/t.keras?download=1")
+    assert path.name == "t.keras" and path.read_bytes() == b"model"
+
+
+def _folder(root: Path) -> Path:
+    (root / "train" / "cat").mkdir(parents=True)
+    (root / "train" / "cat" / "a.png").write_bytes(b"\x89PNG-a")
+    (root / "train" / "dog").mkdir()
+    (root / "train" / "dog" / "b.png").write_bytes(b"\x89PNG-b")
+    (root / "Z.txt").write_text("z")
+    return root
+
+
+def test_folder_checksum_is_over_a_defined_file_order(tmp_path):
+    import hashlib
+    import shutil
+
+    from tinykd.data import sources
+
+    folder = _folder(tmp_path / "imgs")
+    lines = "".join(f"{hashlib.sha256((folder / r).read_bytes()).hexdigest()}  {r}\n"
+                    for r in ("Z.txt", "train/cat/a.png", "train/dog/b.png"))
+    assert sources.folder_digest(folder) == hashlib.sha256(lines.encode()).hexdigest()
+    if all(shutil.which(t) for t in ("find", "sort", "xargs", "sha256sum")):
+        shell = subprocess.run("find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum",
+                               shell=True, cwd=folder, capture_output=True, text=True, check=True).stdout.split()[0]
+        assert shell == sources.folder_digest(folder)  # the documented shell recipe agrees
+
+
+def test_folder_source_checksum_is_verified_or_refused(tmp_path, mnist_dir):
+    from tinykd.data import fetch, sources
+    from tinykd.errors import DataError
+
+    good = sources.folder_digest(mnist_dir)
+    fetch(tmp_path / "ok", "mnist", str(mnist_dir), sha256=good)
+    before = snapshot(tmp_path)
+    with pytest.raises(DataError, match=rf"sha256 of the folder {mnist_dir} .* is {good}, expected {'0' * 64}"):
+        fetch(tmp_path / "ok", "mnist", str(mnist_dir), sha256="0" * 64)
+    with pytest.raises(DataError, match="cannot apply to the URL"):
+        fetch(tmp_path / "ok", "mnist", "https://example.org/mnist/", sha256=good)
+    with pytest.raises(DataError, match="cannot apply to the official mnist download"):
+        fetch(tmp_path / "ok", "mnist", "", sha256=good)
+    assert snapshot(tmp_path) == before
+    folder = _folder(tmp_path / "imgs")
+    (folder / "link.png").symlink_to(folder / "Z.txt")
+    with pytest.raises(DataError, match="symbolic link"):
+        sources.resolve_file(str(folder), "", {}, "1" * 64, None, "dataset.source")

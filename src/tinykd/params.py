@@ -162,7 +162,10 @@ def check_semantics(params: dict, sections: Iterable[str], base: Path) -> None:
     if "teacher" in sections:
         src = params["teacher"]["source"]
         if src != "train":
-            if not (src.endswith(".keras") or src.endswith(".h5")):
+            from urllib.parse import urlparse
+
+            name = urlparse(src).path if is_remote(src) or src.startswith("file://") else src
+            if not (name.endswith(".keras") or name.endswith(".h5")):
                 raise ParamError("teacher.source", src, '"train" or a path/URL ending in .keras or .h5')
             if not is_remote(src) and not to_local(src, base).is_file():
                 raise ParamError("teacher.source", src, '"train" or an existing .keras/.h5 file or a URL to one')

@@ -12,9 +12,15 @@ from .split import stratified_split, stratified_subset
 from .store import write_dataset
 
 
-def _idx_files(name: str, source: str, base: Path | None) -> dict[str, Path]:
+def _idx_files(name: str, source: str, base: Path | None, sha256: str = "") -> dict[str, Path]:
     official_url, checksums = ((sources.MNIST_BASE_URL, sources.MNIST_CHECKSUMS) if name == "mnist"
                                else (sources.FASHION_BASE_URL, sources.FASHION_CHECKSUMS))
+    if sha256 and not source:
+        raise DataError(f"dataset.sha256 {sha256!r} cannot apply to the official {name} download (four "
+                        "files, each checked against its published checksum); leave it empty")
+    if sha256 and sources.is_remote(source):
+        raise DataError(f"dataset.sha256 {sha256!r} cannot apply to the URL {source} (a base of four idx "
+                        "files, not one file); leave it empty, or download them and give the local folder")
     if not source:
         return {f: sources.download(official_url + f, checksums[f]) for f in sources.IDX_FILES}
     if sources.is_remote(source):
@@ -23,6 +29,8 @@ def _idx_files(name: str, source: str, base: Path | None) -> dict[str, Path]:
     folder = sources.to_local(source, base)
     if not folder.is_dir():
         raise DataError(f"dataset.source {folder}: expected a folder holding {', '.join(sources.IDX_FILES)}")
+    if sha256:
+        sources.verify_folder(folder, sha256, "dataset.source")
     files = {}
     for f in sources.IDX_FILES:
         for candidate in (folder / f, folder / f.removesuffix(".gz")):
@@ -40,7 +48,7 @@ def read_source(name: str, source: str = "", sha256: str = "", base: Path | None
         path = sources.resolve_file(source, sources.CIFAR10_URL, sources.CIFAR10_CHECKSUMS, sha256, base, "dataset.source")
         return (*formats.read_cifar10(path), {"file": path.name, "sha256": sources.file_digest(path)})
     if name in ("mnist", "fashion_mnist"):
-        files = _idx_files(name, source, base)
+        files = _idx_files(name, source, base, sha256)
         classes = formats.MNIST_CLASSES if name == "mnist" else formats.FASHION_CLASSES
         desc = {f: sources.file_digest(p) for f, p in sorted(files.items())}
         return (*formats.read_idx_dataset(files, classes), {"files_sha256": desc})

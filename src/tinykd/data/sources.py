@@ -6,8 +6,8 @@ atomically so an interrupted download is never mistaken for a complete one.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -62,6 +62,31 @@ def file_digest(path: str | os.PathLike, algo: str = "sha256") -> str:
     return h.hexdigest()
 
 
+def folder_digest(folder: str | os.PathLike) -> str:
+    """sha256 of a folder: of its `sha256sum` listing, one line "<sha256>  <path>\n" per regular
+    file below it (recursively), paths relative with "/" and sorted by their bytes. In a shell:
+    `cd FOLDER && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum`.
+    A folder holding a symbolic link is refused (DataError): its target would go unchecked."""
+    folder = Path(folder)
+    rels = []
+    for root, dirs, files in os.walk(folder):
+        for name in sorted(dirs + files):
+            p = Path(root) / name
+            if p.is_symlink():
+                raise DataError(f"{folder}: cannot checksum a folder holding a symbolic link "
+                                f"({p.relative_to(folder)}); copy the files in, or leave sha256 empty")
+        rels += [(Path(root) / f).relative_to(folder).as_posix() for f in files]
+    listing = "".join(f"{file_digest(folder / r)}  {r}\n" for r in sorted(rels, key=lambda r: r.encode()))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def verify_folder(folder: Path, sha256: str, what: str) -> None:
+    got = folder_digest(folder)
+    if got.lower() != sha256.lower():
+        raise DataError(f"{what}: sha256 of the folder {folder} (over its files in sorted order, see "
+                        f"tinykd.data.sources.folder_digest) is {got}, expected {sha256.lower()}")
+
+
 def verify(path: Path, checksums: dict[str, str], what: str) -> None:
     """Raise DataError unless every given checksum ({"md5": ..., "sha256": ...}) matches."""
     for algo, want in sorted(checksums.items()):
@@ -102,9 +127,21 @@ def download(url: str, checksums: dict[str, str] | None = None, name: str | None
         with atomic_path(dest) as tmp:
             req = urllib.request.Request(url, headers={"User-Agent": "tinykd"})
             with urllib.request.urlopen(req, timeout=60) as resp, open(tmp, "wb") as out:
-                shutil.copyfileobj(resp, out, 1 << 20)
+                announced = resp.headers.get("Content-Length") if resp.headers else None
+                got = 0
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    out.write(block)
+                    got += len(block)
+            # Without a checksum the announced length is the only proof the file is whole; a
+            # short file raises here, inside atomic_path, so it never lands in the cache.
+            if announced is not None and announced.strip().isdigit() and got != int(announced):
+                raise DataError(f"download of {url} is truncated: {got} of the announced {int(announced)} "
+                                "bytes arrived (nothing was cached; try again)")
             verify(tmp, checksums, url)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+    except http.client.IncompleteRead as exc:
+        raise DataError(f"download of {url} is truncated: {len(exc.partial)} bytes arrived, "
+                        f"{exc.expected} more were announced (nothing was cached; try again)") from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
         raise DataError(f"download of {url} failed: {exc}") from None
     return dest
 
@@ -122,6 +159,9 @@ def resolve_file(source: str, official_url: str, official: dict[str, str], sha25
     path = to_local(source, base)
     if not path.exists():
         raise DataError(f"{what}: {path} does not exist")
-    if sha256 and path.is_file():
-        verify(path, {"sha256": sha256}, str(path))
+    if sha256:
+        if path.is_dir():
+            verify_folder(path, sha256, what)
+        else:
+            verify(path, {"sha256": sha256}, str(path))
     return path
