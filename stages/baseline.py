@@ -27,10 +27,11 @@ def main() -> None:
         model = models.build(s["arch"], info["shape"], info["num_classes"])
         with atomic_dir(args.live) as tmp_live:
             train.fit(model, data, epochs=s["epochs"], batch_size=s["batch_size"], learning_rate=s["learning_rate"],
-                      augment=s["augment"], seed=p["seed"], live_dir=tmp_live)
+                      augment=s["augment"], seed=p["seed"], live_dir=tmp_live, optimizer_name=s["optimizer"])
             scores = train.evaluate(model, *data["test"])
+            val = train.evaluate(model, *data["val"]) if len(data["val"][0]) else {"accuracy": None}
             save_keras(model, args.model)
-        metrics = {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"],
+        metrics = {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"], "val_accuracy": val["accuracy"],
                    "params": int(model.count_params()), "arch": s["arch"]}
         write_json(args.metrics, train.round_metrics(metrics))
         print(f"baseline: test accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}")

@@ -136,32 +136,94 @@ def Distiller(*args, **kwargs):  # noqa: N802 - behaves as the class (built lazi
     return _DISTILLER(*args, **kwargs)
 
 
+def teacher_views(t_model, x: np.ndarray, *, views: int, seed: int, batch_size: int = 500):
+    """The teacher's outputs on `views` fixed augmented copies of `x`.
+
+    Returns (outputs (n, views, k) float32, params (n, views, 3) int32), params as
+    train.augment_params draws them for (seed, view): the student is later shown exactly these
+    images, so a cached output always belongs to the image it is paired with.
+    """
+    import tensorflow as tf
+
+    from . import train as T
+
+    n = len(x)
+    params = np.stack([T.augment_params(n, x.shape[1:], seed, v) for v in range(views)], axis=1)
+    outs = []
+    for v in range(views):
+        part = []
+        for i in range(0, n, batch_size):
+            xb = T.apply_augment(tf.cast(x[i:i + batch_size], tf.float32) / 255.0, params[i:i + batch_size, v])
+            part.append(np.asarray(t_model(xb, training=False), np.float32))
+        outs.append(np.concatenate(part))
+    return np.stack(outs, axis=1), params
+
+
+def views_dataset(x, y, outputs, params, batch_size: int, seed: int):
+    """(augmented image, label, teacher output) batches: each epoch every image is shown as one
+    of its cached views, picked at random (stateless, from `seed`) per example and epoch."""
+    import tensorflow as tf
+
+    from . import train as T
+
+    n_views = outputs.shape[1]
+    ds = tf.data.Dataset.from_tensor_slices((x, y, outputs, params))
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+
+    def pick(el, s):
+        img, lab, out, par = el
+        idx = tf.random.stateless_uniform((tf.shape(img)[0], 1), seed=s, minval=0, maxval=n_views, dtype=tf.int32)
+        out = tf.squeeze(tf.gather(out, idx, axis=1, batch_dims=1), 1)
+        par = tf.squeeze(tf.gather(par, idx, axis=1, batch_dims=1), 1)
+        return T.apply_augment(tf.cast(img, tf.float32) / 255.0, par), lab, out
+
+    return tf.data.Dataset.zip((ds, seeds)).map(pick, num_parallel_calls=tf.data.AUTOTUNE,
+                                                deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
 def distill(student, teacher, data: dict, *, alpha: float, temperature: float, teacher_outputs: str,
             epochs: int, batch_size: int, learning_rate: float, augment: bool, seed: int,
-            cache_teacher: bool | None = None, live_dir=None, verbose: int = 2) -> dict:
+            views: int = 8, optimizer_name: str = "adam", live_dir=None, verbose: int = 2,
+            on_teacher=None) -> dict:
     """Train `student` by distillation; returns test metrics (accuracy, hard/soft/total loss).
 
-    Teacher outputs are computed once and cached unless augmentation changes the images every
-    epoch (then the teacher must see the same augmented batch as the student).
+    Without augmentation the teacher's outputs are computed once per training image. With it,
+    they are computed once for each of `views` fixed augmented copies of every image and each
+    epoch shows one of them (teacher cost paid once, not every epoch); `views: 0` runs the
+    teacher on every augmented batch instead.
     """
     from . import train as T
 
-    if cache_teacher is None:
-        cache_teacher = not augment
-    if cache_teacher and augment:
-        raise ValueError("cached teacher outputs cannot follow augmented images")
+    if views < 0:
+        from .errors import ParamError
+
+        raise ParamError("kd.views", views, "an integer >= 0")
     t_model = teacher_output_model(teacher, teacher_outputs)
     x, y = data["train"]
+    if data.get("val") is not None and len(data["val"][0]) and on_teacher is not None:
+        # Before training: a weak teacher is worth knowing about before an hour is spent on it.
+        on_teacher(float((T.predict(t_model, data["val"][0]).argmax(axis=1) == data["val"][1]).mean()))
     steps = int(np.ceil(len(x) / batch_size))
-    distiller = Distiller(student, None if cache_teacher else t_model, alpha=alpha, temperature=temperature,
+    online = augment and views == 0
+    distiller = Distiller(student, t_model if online else None, alpha=alpha, temperature=temperature,
                           teacher_outputs=teacher_outputs)
-    distiller.compile(optimizer=T.optimizer(learning_rate, epochs, steps))
-    extra = T.predict(t_model, x) if cache_teacher else None
-    train_ds = T.make_dataset(x, y, batch_size, shuffle=True, augment=augment, seed=seed, extra=extra)
+    distiller.compile(optimizer=T.optimizer(learning_rate, epochs, steps, optimizer_name))
+    if online:
+        train_ds = T.make_dataset(x, y, batch_size, shuffle=True, augment=True, seed=seed)
+    elif augment:
+        outs, params = teacher_views(t_model, x, views=views, seed=seed)
+        train_ds = views_dataset(x, y, outs, params, batch_size, seed)
+    else:
+        train_ds = T.make_dataset(x, y, batch_size, shuffle=True, augment=False, seed=seed,
+                                  extra=T.predict(t_model, x))
     val_ds = None
+    val_metrics = {}
     if data.get("val") is not None and len(data["val"][0]):
         xv, yv = data["val"]
-        val_ds = T.make_dataset(xv, yv, 512, shuffle=False, augment=False, seed=seed, extra=T.predict(t_model, xv))
+        t_val = T.predict(t_model, xv)
+        val_ds = T.make_dataset(xv, yv, 512, shuffle=False, augment=False, seed=seed, extra=t_val)
+        val_metrics["teacher_val_accuracy"] = float((t_val.argmax(axis=1) == yv).mean())
     live = T.open_live(live_dir)
     callbacks = []
     if live is not None:
@@ -172,6 +234,9 @@ def distill(student, teacher, data: dict, *, alpha: float, temperature: float, t
     if live is not None:
         live.end()
 
+    if val_ds is not None:
+        val_metrics["val_accuracy"] = T.score(T.predict(student, data["val"][0]), data["val"][1],
+                                              probabilities=False)["accuracy"]
     xt, yt = data["test"]
     z_s = T.predict(student, xt)
     t_test = T.predict(t_model, xt)
@@ -183,5 +248,7 @@ def distill(student, teacher, data: dict, *, alpha: float, temperature: float, t
         "test_hard_loss": hard,
         "test_soft_loss": soft,
         "test_kd_loss": total,
-        "teacher_cached": bool(cache_teacher),
+        **val_metrics,
+        "teacher_cached": not online,
+        "views": views if augment and not online else 0,
     }

@@ -17,7 +17,7 @@ rule fetch:
 rule teacher:
     input:
         code("stages/teacher.py", "src/tinykd/teacher.py", "src/tinykd/train.py", "src/tinykd/model_io.py",
-             "src/tinykd/models"),
+             "src/tinykd/models", "src/tinykd/data/store.py", "src/tinykd/params.py"),
         DATA,
     output:
         "models/teacher.keras",
@@ -25,7 +25,7 @@ rule teacher:
         "metrics/teacher.json",
     params:
         **param_values("seed", "teacher.source", "teacher.sha256", "teacher.arch", "teacher.epochs",
-                       "teacher.batch_size", "teacher.learning_rate", "teacher.augment"),
+                       "teacher.batch_size", "teacher.learning_rate", "teacher.optimizer", "teacher.augment"),
     log:
         "logs/teacher.log",
     shell:
@@ -35,7 +35,8 @@ rule teacher:
 
 rule baseline:
     input:
-        code("stages/baseline.py", "src/tinykd/train.py", "src/tinykd/model_io.py", "src/tinykd/models"),
+        code("stages/baseline.py", "src/tinykd/train.py", "src/tinykd/model_io.py", "src/tinykd/models",
+             "src/tinykd/data/store.py", "src/tinykd/params.py"),
         DATA,
     output:
         "models/baseline.keras",
@@ -43,7 +44,7 @@ rule baseline:
         "metrics/baseline.json",
     params:
         **param_values("seed", "student.arch", "student.epochs", "student.batch_size", "student.learning_rate",
-                       "student.augment"),
+                       "student.optimizer", "student.augment"),
     log:
         "logs/baseline.log",
     shell:
@@ -54,26 +55,29 @@ rule baseline:
 rule distill:
     input:
         code("stages/distill.py", "src/tinykd/distill.py", "src/tinykd/train.py", "src/tinykd/model_io.py",
-             "src/tinykd/models"),
+             "src/tinykd/models", "src/tinykd/data/store.py", "src/tinykd/params.py"),
         DATA,
         "models/teacher.keras",
+        "metrics/baseline.json",
     output:
         "models/student.keras",
         directory("dvclive/distill"),
         "metrics/distill.json",
     params:
         **param_values("seed", "student.arch", "kd.alpha", "kd.temperature", "kd.teacher_outputs", "kd.epochs",
-                       "kd.batch_size", "kd.learning_rate", "kd.augment"),
+                       "kd.batch_size", "kd.learning_rate", "kd.optimizer", "kd.augment", "kd.views"),
     log:
         "logs/distill.log",
     shell:
         "python stages/distill.py --params params.yaml --data data --teacher models/teacher.keras"
-        " --model models/student.keras --metrics metrics/distill.json --live dvclive/distill > {log} 2>&1"
+        " --model models/student.keras --metrics metrics/distill.json --live dvclive/distill"
+        " --baseline-metrics metrics/baseline.json > {log} 2>&1"
 
 
 rule quantize:
     input:
-        code("stages/quantize.py", "src/tinykd/quantize.py", "src/tinykd/train.py", "src/tinykd/model_io.py"),
+        code("stages/quantize.py", "src/tinykd/quantize.py", "src/tinykd/train.py", "src/tinykd/model_io.py",
+             "src/tinykd/data/store.py", "src/tinykd/params.py"),
         DATA,
         "models/{model}.keras",
     output:
