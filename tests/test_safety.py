@@ -398,3 +398,117 @@ def test_folder_source_checksum_is_verified_or_refused(tmp_path, mnist_dir):
     (folder / "link.png").symlink_to(folder / "Z.txt")
     with pytest.raises(DataError, match="symbolic link"):
         sources.resolve_file(str(folder), "", {}, "1" * 64, None, "dataset.source")
+
+
+# ------------------------------------------------------------------ 6. sentences, not tracebacks
+
+def _tar_cut_at_a_member_boundary(folder: Path, dest: Path, keep_files: int) -> Path:
+    """An uncompressed tar of `folder`, cut right after its first `keep_files` files."""
+    import tarfile
+
+    whole = dest.with_suffix(".whole.tar")
+    with tarfile.open(whole, "w") as tar:
+        tar.add(folder, arcname="images")
+    with tarfile.open(whole) as tar:
+        files = [m for m in tar.getmembers() if m.isfile()]
+        cut = files[keep_files].offset       # the header of the next file: a member boundary
+    dest.write_bytes(whole.read_bytes()[:cut])
+    whole.unlink()
+    return dest
+
+
+def test_truncated_plain_tar_is_refused_not_partly_loaded(tmp_path):
+    import tiny_datasets as td
+
+    from tinykd.data import fetch
+    from tinykd.data.formats import read_image_folder
+    from tinykd.errors import DataError
+
+    import tarfile
+
+    root = td.write_image_folder(tmp_path / "tree", n_train=12, n_test=8)
+    with tarfile.open(tmp_path / "ok.tar", "w") as tar:
+        tar.add(root, arcname="images")
+    (xtr, _), (xte, _), _ = read_image_folder(tmp_path / "ok.tar")
+    assert len(xtr) + len(xte) == 20
+    cut = _tar_cut_at_a_member_boundary(root, tmp_path / "cut.tar", 15)
+    before = snapshot(tmp_path)
+    with pytest.raises(DataError) as info:
+        fetch(tmp_path / "data", "image_folder", str(cut))
+    msg = str(info.value)
+    assert msg.startswith(f"{cut}: truncated archive") and "end-of-archive" in msg and "\n" not in msg
+    assert snapshot(tmp_path) == before
+
+
+def test_truncated_plain_cifar_tar_is_refused(tmp_path, cifar10_tarball):
+    import gzip
+    import tarfile
+
+    from tinykd.data.formats import read_cifar10
+    from tinykd.errors import DataError
+
+    plain = tmp_path / "cifar.tar"
+    plain.write_bytes(gzip.decompress(cifar10_tarball.read_bytes()))
+    read_cifar10(plain)
+    with tarfile.open(plain) as tar:
+        last = [m for m in tar.getmembers() if m.isfile()][-1]
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(plain.read_bytes()[:last.offset])   # the last batch is gone, nothing else
+    with pytest.raises(DataError, match="truncated archive"):
+        read_cifar10(cut)
+
+
+def test_odd_size_images_are_named(tmp_path):
+    from PIL import Image
+
+    import tiny_datasets as td
+    from tinykd.data.formats import read_image_folder
+    from tinykd.errors import DataError
+
+    root = td.write_image_folder(tmp_path / "tree", n_train=8, n_test=4)
+    odd = root / "train" / "dog" / "odd.png"
+    Image.new("RGB", (20, 12)).save(odd)
+    with pytest.raises(DataError) as info:
+        read_image_folder(root)
+    msg = str(info.value)
+    assert f"{odd} is 20 x 12" in msg and "the others 16 x 16" in msg and "\n" not in msg, msg
+
+
+def test_decompression_bomb_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    import tiny_datasets as td
+    from tinykd.data.formats import read_image_folder
+    from tinykd.errors import DataError
+    from tinykd.mlperf.datasets import load_samples
+
+    root = td.write_image_folder(tmp_path / "tree", n_train=4, n_test=4)
+    big = root / "train" / "cat" / "big.png"
+    Image.new("RGB", (64, 64)).save(big)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)   # 64 x 64 > 2 x 1000: a "bomb"
+    with pytest.raises(DataError) as info:
+        read_image_folder(root)
+    msg = str(info.value)
+    assert msg.startswith(f"{big}: image too large to decode safely") and "\n" not in msg, msg
+    folder = tmp_path / "ic"
+    (folder / "cat").mkdir(parents=True)
+    Image.new("RGB", (64, 64)).save(folder / "cat" / "a.png")
+    with pytest.raises(DataError, match=r"a.png: image too large to decode safely"):
+        load_samples(folder)
+
+
+def test_yaml_syntax_error_keeps_its_line_number(tmp_path):
+    from tinykd import params as P
+    from tinykd.errors import ParamError
+
+    bad = tmp_path / "params.yaml"
+    bad.write_text("seed: 1\nkd:\n  alpha: 0.4\n  temperature: [3\nquantize: {}\n")
+    with pytest.raises(ParamError) as info:
+        P.load(bad)
+    msg = str(info.value)
+    assert "line 5, column" in msg and "\n" not in msg, msg
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("seed: 1\nkd:\n  alpha: 0.4\nkd:\n  alpha: 0.9\n")
+    with pytest.raises(ParamError) as info:
+        P.load(dup)
+    assert "line 4, column 1: key 'kd' appears twice (first on line 2)" in str(info.value)

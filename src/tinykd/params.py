@@ -22,6 +22,33 @@ SCHEMA_RELPATH = Path("workflow") / "schemas" / "params.schema.yaml"
 _MISSING = object()
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # SafeLoader reports an unhashable key itself
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first on line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """`line L, column C: problem` of a YAML error (its str() spreads over several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
 def find_schema(params_path: str | os.PathLike | None = None) -> Path:
     """The schema beside params.yaml (a project or a copy of one), else this checkout's."""
     candidates = []
@@ -176,11 +203,11 @@ def load(path: str | os.PathLike = "params.yaml", sections: Iterable[str] = ()) 
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
+            raw = yaml.load(fh, Loader=UniqueKeyLoader)
     except FileNotFoundError:
         raise ParamError("params file", str(path), "an existing YAML file") from None
     except yaml.YAMLError as exc:
-        raise ParamError("params file", str(path), f"valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ParamError("params file", str(path), f"valid YAML ({yaml_problem(exc)})") from None
     params = validate(raw if raw is not None else {}, load_schema(find_schema(path)))
     check_semantics(params, sections, path.resolve().parent)
     return params

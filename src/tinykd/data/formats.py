@@ -60,6 +60,7 @@ def read_cifar10(archive: Path) -> tuple[Arrays, Arrays, list[str]]:
                 base = PurePosixPath(member.name).name
                 if member.isfile() and (base.startswith("data_batch_") or base in ("test_batch", "batches.meta")):
                     batches[base] = _unpickle(tar.extractfile(member).read())
+            require_tar_end(tar, archive)
     except (*_ARCHIVE_ERRORS, pickle.UnpicklingError, AttributeError) as exc:
         raise DataError(f"{archive}: not a readable CIFAR-10 python archive ({exc or type(exc).__name__})") from None
     train_names = sorted(n for n in batches if n.startswith("data_batch_"))
@@ -135,6 +136,11 @@ def _split_parts(rel: PurePosixPath) -> tuple[str, str] | None:
     return (split, cls) if split in ("train", "test") else None
 
 
+def bomb_message(name: str, exc: Exception) -> str:
+    """One line for PIL's DecompressionBombError (an image too large to decode safely)."""
+    return f"{name}: image too large to decode safely ({exc}); shrink the image or leave it out"
+
+
 def _decode(data: bytes, name: str):
     from PIL import Image, UnidentifiedImageError
 
@@ -142,8 +148,21 @@ def _decode(data: bytes, name: str):
         with Image.open(io.BytesIO(data)) as img:
             img.load()
             return img.convert("L") if img.mode in ("L", "1", "I;16", "I") else img.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        raise DataError(bomb_message(name, exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{name}: cannot decode image ({exc})") from None
+
+
+def require_tar_end(tar: tarfile.TarFile, source: Path) -> None:
+    """tarfile takes an archive cut at a member boundary for a complete one (it stops at EOF as
+    at the end marker) and so silently loads part of the data; a whole archive ends with tar's
+    end-of-archive marker (zero blocks) right after its last member."""
+    tar.fileobj.seek(tar.offset)
+    end = tar.fileobj.read(1024)
+    if len(end) < 512 or end.strip(b"\0"):
+        raise DataError(f"{source}: truncated archive (it stops after {len(tar.getmembers())} entries "
+                        "without tar's end-of-archive marker); download or create it again")
 
 
 def read_image_folder(source: Path) -> tuple[Arrays, Arrays, list[str]]:
@@ -162,6 +181,7 @@ def read_image_folder(source: Path) -> tuple[Arrays, Arrays, list[str]]:
                     if key and member.isfile():
                         name = f"{source}:{member.name}"
                         items.append((*key, member.name, _decode(tar.extractfile(member).read(), name)))
+                require_tar_end(tar, source)
         except _ARCHIVE_ERRORS as exc:
             raise DataError(f"{source}: not a readable image-folder archive ({exc or type(exc).__name__})") from None
     classes = sorted({c for s, c, _, _ in items if s == "train"})
@@ -173,7 +193,12 @@ def read_image_folder(source: Path) -> tuple[Arrays, Arrays, list[str]]:
         raise DataError(f"{source}: test classes {sorted(set(test_classes) - set(classes))} have no training images")
     sizes = {img.size for *_, img in items}
     if len(sizes) != 1:
-        raise DataError(f"{source}: images differ in size ({sorted(sizes)[:4]}); expected one size for all")
+        common = max(sorted(sizes), key=lambda wh: sum(img.size == wh for *_, img in items))
+        odd = sorted((name, img.size) for _, _, name, img in items if img.size != common)
+        shown = ", ".join(f"{name} is {w} x {h}" for name, (w, h) in odd[:3])
+        more = f" and {len(odd) - 3} more" if len(odd) > 3 else ""
+        raise DataError(f"{source}: images differ in size: {shown}{more}, the others {common[0]} x {common[1]}; "
+                        "expected one size for all")
     gray = all(img.mode == "L" for *_, img in items)
     index = {c: i for i, c in enumerate(classes)}
 

@@ -103,8 +103,15 @@ def _from_image_folder(folder: Path, limit: int | None) -> list[Sample]:
              for f in sorted((folder / c).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
     samples = []
     for f, label in files[:limit]:
-        with Image.open(f) as img:
-            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+        try:
+            with Image.open(f) as img:
+                rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+        except Image.DecompressionBombError as exc:
+            from ..data.formats import bomb_message
+
+            raise DataError(bomb_message(str(f), exc)) from None
+        except (OSError, ValueError, SyntaxError) as exc:   # PIL's UnidentifiedImageError is an OSError
+            raise DataError(f"{f}: cannot decode image ({exc})") from None
         if rgb.shape != IMAGE_SHAPE:
             raise DataError(f"{f}: image of {rgb.shape[1]} x {rgb.shape[0]}; ic01 images are 32 x 32")
         samples.append(Sample(f"{f.parent.name}/{f.name}", rgb.tobytes(), label))
