@@ -1,6 +1,8 @@
 """Stage build: the exported model (build/model) + protocol front-end + board support →
-firmware image (.elf/.bin/.map) and its flash/RAM use against the board (metrics/firmware.json).
-An image that overflows flash or RAM stops here with the linker's numbers."""
+firmware image (.elf/.bin/.map) and its flash/RAM use against the board (metrics/firmware.json),
+plus (firmware.protocol tinykd) tinykd-semihost.elf, the QEMU-only bulk-evaluation flavour: the same
+objects with the semihosting front-end instead of the UART one. An image that overflows flash or
+RAM stops here with the linker's numbers."""
 import argparse
 
 from _common import run
@@ -42,8 +44,13 @@ def main() -> None:
             "elf_sha256": fw.sha256_file(elf),
             "bin_sha256": fw.sha256_file(staging / "tinykd.bin"),
         }
+        names = ["tinykd.elf", "tinykd.bin", "tinykd.map"]
+        semihost = staging / "tinykd-semihost.elf"
+        if protocol == "tinykd":
+            info["semihost_elf_sha256"] = fw.sha256_file(semihost)
+            names += ["tinykd-semihost.elf", "tinykd-semihost.map"]
         with atomic_dir(out) as tmp:
-            for name in ("tinykd.elf", "tinykd.bin", "tinykd.map"):
+            for name in names:
                 shutil.copyfile(staging / name, tmp / name)
             write_json(tmp / "build_info.json", info)
         write_json(args.metrics, {**report, **info})

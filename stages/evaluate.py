@@ -1,7 +1,9 @@
-"""Stage evaluate: test images through the board over its UART (pyserial; a QEMU board when
-device.backend is qemu and device.port is empty, else whatever answers on device.port),
-compared with the same .tflite on the host. Writes metrics/device.json (accuracy, bit-exact
-agreement, latency), plots/device/confusion.csv and plots/device/per_image.csv."""
+"""Stage evaluate: test images through the board, every output compared with the same .tflite
+on the host (TFLite Micro's reference interpreter). Transport (evaluate.transport, auto by
+default): on QEMU (device.backend qemu, device.port empty) the semihosting bulk path, the images
+read from a file by the semihost flavour of the firmware on one QEMU per core; on a real board or
+with device.port set, the tinykd protocol over the UART (pyserial). Writes metrics/device.json
+(accuracy, bit-exact agreement, latency), plots/device/confusion.csv and plots/device/per_image.csv."""
 import argparse
 
 from _common import run
@@ -27,7 +29,7 @@ def main() -> None:
         from tinykd.atomic import atomic_dir, write_json, write_text
         from tinykd.device import evaluate as E
         from tinykd.device.firmware import model_sha256
-        from tinykd.device.flash import check_backend
+        from tinykd.device.flash import QEMU_SEMIHOST_IMAGE, check_backend
         from tinykd.errors import DeviceError
 
         p = P.load(args.params, sections=["device", "evaluate", "firmware"])
@@ -44,13 +46,22 @@ def main() -> None:
         expected = model_sha256(Path(args.model_dir))
         hint = "`dvc repro flash` (or `python stages/flash.py`), or flash build/firmware/tinykd.elf by hand"
         x_classes = E.load_test(Path(args.data))[2]
-        with E.open_device(backend=backend, port=port, flash_dir=Path(args.flash),
-                           baud=P.get(p, "firmware.baud"), timeout_s=P.get(p, "device.timeout_s"),
-                           retries=P.get(p, "device.retries"),
-                           log=Path(args.qemu_log) if args.qemu_log else None) as link:
-            ev = E.evaluate(link=link, tflite=Path(args.tflite), data_dir=Path(args.data),
-                            expected_sha=expected, samples=P.get(p, "evaluate.samples"),
-                            seed=P.get(p, "seed"), reflash_hint=hint)
+        transport = E.choose_transport(P.get(p, "evaluate.transport"), backend, port)
+        log = Path(args.qemu_log) if args.qemu_log else None
+        common = dict(tflite=Path(args.tflite), data_dir=Path(args.data), expected_sha=expected,
+                      samples=P.get(p, "evaluate.samples"), seed=P.get(p, "seed"), reflash_hint=hint)
+        if transport == "semihost":
+            if not record.get("semihost_image"):
+                raise DeviceError(f"{args.flash} has no {QEMU_SEMIHOST_IMAGE} (firmware built before the "
+                                  "semihosting flavour existed): rerun the build and flash stages, or set "
+                                  "evaluate.transport: uart")
+            ev = E.evaluate_bulk(image=Path(args.flash) / record["semihost_image"], log=log,
+                                 timeout_s=max(60.0, 10 * P.get(p, "device.timeout_s")), **common)
+        else:
+            with E.open_device(backend=backend, port=port, flash_dir=Path(args.flash),
+                               baud=P.get(p, "firmware.baud"), timeout_s=P.get(p, "device.timeout_s"),
+                               retries=P.get(p, "device.retries"), log=log) as link:
+                ev = E.evaluate(link=link, **common)
         m = E.metrics(ev, backend=backend, firmware_sha=record["image_sha256"], model_sha=expected)
         m["port"] = port  # "" = a QEMU board started by this stage
         with atomic_dir(args.plots) as tmp:
@@ -61,7 +72,7 @@ def main() -> None:
         print(f"evaluate: {m['samples']} images, accuracy {m['accuracy']:.4f}, bit-exact {m['bit_exact']:.4f}, "
               f"top-1 agreement {m['top1_agreement']:.4f}, median {m[f'latency_{unit}_median']:.0f} {unit} "
               f"({m['latency_ms_at_80mhz']:.2f} ms at 80 MHz); {len(ev.results) / max(ev.wall_s, 1e-9):.1f} "
-              f"images/s over the link")
+              f"images/s over {transport} ({ev.wall_s:.1f} s)")
 
     run(body)
 

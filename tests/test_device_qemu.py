@@ -133,6 +133,9 @@ def test_pipeline_on_qemu_is_bit_exact_on_every_image(pipe, tool_env):
         _ok(_evaluate(pipe, params, w / "flash", "run2", tool_env))
     m2 = json.loads((w / "run2" / "device.json").read_text())
     assert m2.pop("port") == board.url and m.pop("port") == ""
+    # run1 went through the semihosting bulk path (QEMU started by evaluate), run2 over the UART:
+    # the same outputs and the same tick counts, image by image.
+    assert m.pop("transport") == "semihost" and m2.pop("transport") == "uart"
     # Same results to the byte, latencies included: each inference restarts SysTick's tick grid
     # (board_measure_begin), so the host's timing cannot move a latency by a tick (see README).
     assert m2 == m

@@ -115,3 +115,43 @@ def test_hardware_backend_without_its_tool_is_one_clear_error(tmp_path, monkeypa
             flash(backend, tmp_path / "fw", tmp_path, "ab" * 32)
     with pytest.raises(ParamError, match="device.backend"):
         flash("jtag", tmp_path / "fw", tmp_path, "ab" * 32)
+
+
+def _functions(elf: Path) -> dict[str, bytes]:
+    """Function name -> its machine code, from the ELF's symbol table and .text."""
+    nm = subprocess.run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], capture_output=True, text=True,
+                        check=True).stdout
+    text = subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "--only-section=.text", str(elf), "/dev/stdout"],
+                          capture_output=True, check=True).stdout
+    head = subprocess.run(["arm-none-eabi-objdump", "-h", str(elf)], capture_output=True, text=True, check=True).stdout
+    base = next(int(ln.split()[3], 16) for ln in head.splitlines() if ln.split()[1:2] == [".text"])
+    out = {}
+    for line in nm.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tT":
+            addr, size = int(parts[0], 16) & ~1, int(parts[1], 16)
+            out[parts[3]] = text[addr - base:addr - base + size]
+    return out
+
+
+def test_semihost_flavour_shares_the_uart_image_code_and_only_it_semihosts(tmp_path):
+    """tinykd-semihost.elf (QEMU bulk evaluation) is linked from the UART image's objects with
+    another front-end: every function both images have is the same size, the inference path
+    byte for byte identical where it does not call out; and only the semihost image holds the
+    `bkpt 0xAB` that would halt a board without a debugger."""
+    model = stand_in_model(tmp_path / "model")
+    elf = fw.make(model, tmp_path / "b", baud=115200)
+    semi = tmp_path / "b" / "tinykd-semihost.elf"
+    assert semi.is_file() and (tmp_path / "b" / "tinykd-semihost.map").is_file()
+    uart_fns, semi_fns = _functions(elf), _functions(semi)
+    shared = set(uart_fns) & set(semi_fns)
+    assert {"tinykd_model_invoke", "inference_run", "board_ticks", "board_measure_begin", "board_init"} <= shared
+    assert all(len(uart_fns[f]) == len(semi_fns[f]) for f in shared - {"frontend_run"}), \
+        [f for f in shared if len(uart_fns[f]) != len(semi_fns[f])]
+    dis = lambda e: subprocess.run(["arm-none-eabi-objdump", "-d", str(e)], capture_output=True, text=True,
+                                   check=True).stdout
+    assert "bkpt\t0x00ab" not in dis(elf)
+    assert "bkpt\t0x00ab" in dis(semi)
+    # the mlperf front-end gets no semihost flavour
+    fw.make(model, tmp_path / "m", protocol="mlperf")
+    assert not (tmp_path / "m" / "tinykd-semihost.elf").exists()

@@ -10,6 +10,7 @@
 #include "inference.h"
 #include "model.h"
 #include "protocol.h"
+#include "tinykd_hello.h"
 
 #define RX_CAP (TINYKD_INPUT_BYTES > 64 ? TINYKD_INPUT_BYTES : 64)
 #if RX_CAP > 65535
@@ -51,67 +52,12 @@ static void send_error(uint8_t code, uint8_t type, uint8_t seq)
     frame_end();
 }
 
-static void put_f32(uint8_t *out, float v)
-{
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    tkp_put_u32(out, bits);
-}
-
-static void put_shape(uint8_t *out, const int32_t *dims, unsigned rank)
-{
-    for (unsigned i = 0; i < 4; i++) {
-        tkp_put_u16(out + 2 * i, (uint16_t)(i < rank ? dims[i] : 0));
-    }
-}
-
-/* HELLO payload, version 1 (offsets in bytes; see src/tinykd/device/protocol.py HELLO_FORMAT):
- *   0 u16 protocol version      2 u8 timer (0 DWT, 1 SysTick)  3 u8 flags (bit0: PROFILE)
- *   4 u32 core clock Hz         8 u32 arena bytes             12 u32 input bytes
- *  16 u32 output bytes         20 u32 MACs per inference      24 u16 layers
- *  26 u16 max request payload  28 u8 input rank               29 u8 output rank
- *  30 u16[4] input shape       38 u16[4] output shape
- *  46 f32 input scale          50 i32 input zero point
- *  54 f32 output scale         58 i32 output zero point
- *  62 char[64] sha256 of the deployed .tflite (lower-case hex)
- * 126 u32 UART bytes dropped since boot
- * 130 board name (ASCII, rest of the payload) */
-#define HELLO_FIXED_BYTES 130u
-
 static void send_hello(uint8_t seq)
 {
-    static const int32_t in_shape[] = TINYKD_INPUT_SHAPE;
-    static const int32_t out_shape[] = TINYKD_OUTPUT_SHAPE;
-    static const char sha[] = TINYKD_MODEL_SHA256;
-    static const char board[] = BOARD_NAME;
-    _Static_assert(sizeof sha == 65, "TINYKD_MODEL_SHA256 must be 64 hex characters");
-    _Static_assert(TINYKD_INPUT_RANK <= 4 && TINYKD_OUTPUT_RANK <= 4, "tensor rank above 4");
-
-    uint8_t p[HELLO_FIXED_BYTES];
-    tkp_put_u16(p + 0, TKP_VERSION);
-    p[2] = (uint8_t)board_timer();
-    p[3] = inference_profiled_layers() ? 1u : 0u;
-    tkp_put_u32(p + 4, board_core_hz());
-    tkp_put_u32(p + 8, TINYKD_ARENA_BYTES);
-    tkp_put_u32(p + 12, TINYKD_INPUT_BYTES);
-    tkp_put_u32(p + 16, TINYKD_OUTPUT_BYTES);
-    tkp_put_u32(p + 20, (uint32_t)TINYKD_MACS);
-    tkp_put_u16(p + 24, TINYKD_NUM_LAYERS);
-    tkp_put_u16(p + 26, RX_CAP);
-    p[28] = TINYKD_INPUT_RANK;
-    p[29] = TINYKD_OUTPUT_RANK;
-    put_shape(p + 30, in_shape, TINYKD_INPUT_RANK);
-    put_shape(p + 38, out_shape, TINYKD_OUTPUT_RANK);
-    put_f32(p + 46, TINYKD_INPUT_SCALE);
-    tkp_put_u32(p + 50, (uint32_t)(int32_t)(TINYKD_INPUT_ZERO_POINT));
-    put_f32(p + 54, TINYKD_OUTPUT_SCALE);
-    tkp_put_u32(p + 58, (uint32_t)(int32_t)(TINYKD_OUTPUT_ZERO_POINT));
-    memcpy(p + 62, sha, 64);
-    tkp_put_u32(p + 126, board_uart_overruns());
-
-    frame_begin(TKP_HELLO | TKP_RESPONSE, seq, (uint16_t)(sizeof p + sizeof board - 1));
+    uint8_t p[TINYKD_HELLO_BYTES];
+    tinykd_hello(p, RX_CAP);
+    frame_begin(TKP_HELLO | TKP_RESPONSE, seq, (uint16_t)sizeof p);
     frame_part(p, sizeof p);
-    frame_part(board, sizeof board - 1);
     frame_end();
 }
 

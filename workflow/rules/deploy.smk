@@ -69,7 +69,7 @@ rule evaluate:
         directory("plots/device"),
     params:
         **param_values("seed", "firmware.baud", "device.backend", "device.port", "device.timeout_s",
-                       "device.retries", "evaluate.samples"),
+                       "device.retries", "evaluate.samples", "evaluate.transport"),
     log:
         "logs/evaluate.log",
     shell:

@@ -1,4 +1,9 @@
-"""On-device evaluation: test images over the UART, compared with the same .tflite on the host.
+"""On-device evaluation: test images through the board, compared with the same .tflite on the host.
+
+Two transports carry the same int8 inputs to the same model, kernels and timing code:
+`uart` (the tinykd protocol over the board's USART1: a real board, or QEMU at ~0.13 s per
+32x32x3 image) and `semihost` (QEMU only: tinykd-semihost.elf reads the images from a host file,
+see bulk.py; a few ms per image, several QEMU instances at once).
 
 The host quantizes each test image exactly as the quantize stage does, sends the int8 tensor,
 and runs the same tensor through TFLite Micro's reference interpreter, whose arithmetic
@@ -24,6 +29,23 @@ from .firmware import sha256_file
 from .protocol import Hello, Link
 
 CORE_HZ_NOMINAL = 80_000_000
+
+
+TRANSPORTS = ("auto", "uart", "semihost")
+
+
+def choose_transport(value: str, backend: str, port: str) -> str:
+    """evaluate.transport → the one used: auto = semihost on a QEMU board this stage starts
+    (backend qemu, no port), else uart. semihost needs exactly that QEMU board."""
+    if value not in TRANSPORTS:
+        raise ParamError("evaluate.transport", value, " | ".join(TRANSPORTS))
+    own_qemu = backend == "qemu" and not port
+    if value == "auto":
+        return "semihost" if own_qemu else "uart"
+    if value == "semihost" and not own_qemu:
+        raise ParamError("evaluate.transport", value, "uart or auto: semihosting needs the QEMU board evaluate "
+                         f"starts itself (device.backend qemu, device.port empty; now {backend!r}, {port!r})")
+    return value
 
 
 def parse_samples(value, available: int) -> int:
@@ -115,6 +137,7 @@ class Evaluation:
     results: list[Result] = field(default_factory=list)
     wall_s: float = 0.0
     link_stats: dict = field(default_factory=dict)
+    transport: str = "uart"
 
 
 def check_model(hello: Hello, expected_sha: str, reflash_hint: str) -> None:
@@ -163,9 +186,8 @@ def run_images(link: Link, hello: Hello, inputs: np.ndarray, expected_sha: str, 
     return out
 
 
-def evaluate(*, link: Link, tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int,
-             reflash_hint: str, progress: bool = True, ready_timeout_s: float = 20.0,
-             on_image=None) -> Evaluation:
+def _prepare(tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int):
+    """(host reference, test indices, labels, int8 inputs) after checking the .tflite is the export's."""
     tflite = Path(tflite)
     if not tflite.is_file():
         raise DataError(f"{tflite} does not exist: run the quantize stage")
@@ -176,23 +198,70 @@ def evaluate(*, link: Link, tflite: Path, data_dir: Path, expected_sha: str, sam
     x, y, _ = load_test(data_dir)
     idx = choose_samples(len(x), parse_samples(samples, len(x)), seed)
     ref = HostReference(tflite)
-    inputs = np.stack([quantize_input(x[i], ref.input_scale, ref.input_zero_point) for i in idx])
+    want = int(np.prod(ref.inp["shape"]))
+    if int(np.prod(x.shape[1:])) != want:
+        raise DataError(f"the test images are {'x'.join(map(str, x.shape[1:]))} = {int(np.prod(x.shape[1:]))} "
+                        f"values; the model takes {want} ({'x'.join(map(str, ref.inp['shape']))})")
+    inputs = quantize_input(x[idx], ref.input_scale, ref.input_zero_point)
+    return ref, idx, y, inputs
 
-    hello = link.wait_ready(ready_timeout_s)
+
+def _check_hello(hello: Hello, inputs: np.ndarray, expected_sha: str, reflash_hint: str) -> None:
     check_model(hello, expected_sha, reflash_hint)
     if hello.input_bytes != inputs[0].size:
         raise DeviceError(f"the device takes {hello.input_bytes} input bytes; the test images give {inputs[0].size}")
 
+
+def _collect(ev: Evaluation, idx, y, device, host) -> Evaluation:
+    for k, i in enumerate(idx):
+        out, ticks = device[k]
+        if len(out) != ev.hello.output_bytes:
+            raise DeviceError(f"device answered {len(out)} output bytes; the model has {ev.hello.output_bytes}")
+        ev.results.append(Result(index=int(i), label=int(y[i]), device=np.frombuffer(out, dtype=np.int8).copy(),
+                                 host=host[k], ticks=int(ticks)))
+    return ev
+
+
+def evaluate(*, link: Link, tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int,
+             reflash_hint: str, progress: bool = True, ready_timeout_s: float = 20.0,
+             on_image=None) -> Evaluation:
+    """The UART transport: one INFER request per image over `link`."""
+    ref, idx, y, inputs = _prepare(tflite, data_dir, expected_sha, samples, seed)
+    hello = link.wait_ready(ready_timeout_s)
+    _check_hello(hello, inputs, expected_sha, reflash_hint)
+
     t0 = time.monotonic()
     device = run_images(link, hello, inputs, expected_sha, reflash_hint, progress, on_image)
     wall = time.monotonic() - t0
-    ev = Evaluation(hello=hello, wall_s=wall, link_stats=vars(link.stats).copy())
-    for k, i in enumerate(idx):
-        out, ticks = device[k]
-        ev.results.append(Result(index=int(i), label=int(y[i]),
-                                 device=np.frombuffer(out, dtype=np.int8).copy(),
-                                 host=ref.run(inputs[k]), ticks=int(ticks)))
-    return ev
+    ev = Evaluation(hello=hello, wall_s=wall, link_stats=vars(link.stats).copy(), transport="uart")
+    return _collect(ev, idx, y, device, [ref.run(v) for v in inputs])
+
+
+def evaluate_bulk(*, image: Path, tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int,
+                  reflash_hint: str, progress: bool = True, jobs: int | None = None,
+                  log: Path | None = None, timeout_s: float | None = 120.0, on_started=None) -> Evaluation:
+    """The semihosting transport (QEMU only): every image through `image` (tinykd-semihost.elf) on
+    `jobs` QEMU instances, while this process runs the host reference on the same inputs."""
+    from . import bulk
+
+    ref, idx, y, inputs = _prepare(tflite, data_dir, expected_sha, samples, seed)
+    host: list[np.ndarray] = []
+
+    def work() -> bool:
+        if len(host) == len(inputs):
+            return False
+        host.append(ref.run(inputs[len(host)]))
+        return True
+
+    t0 = time.monotonic()
+    hello, device = bulk.run(image, inputs, jobs=jobs, progress=progress, log=log, work=work,
+                             timeout_s=timeout_s, on_started=on_started,
+                             on_hello=lambda h: _check_hello(h, inputs, expected_sha, reflash_hint))
+    wall = time.monotonic() - t0
+    while work():
+        pass
+    ev = Evaluation(hello=hello, wall_s=wall, transport="semihost")
+    return _collect(ev, idx, y, device, host)
 
 
 def metrics(ev: Evaluation, backend: str, firmware_sha: str, model_sha: str) -> dict:
@@ -226,6 +295,7 @@ def metrics(ev: Evaluation, backend: str, firmware_sha: str, model_sha: str) -> 
         f"macs_per_{unit[:-1]}": round(h.macs / median, 4) if median else None,
         "arena_bytes": h.arena_bytes,
         "backend": backend,
+        "transport": ev.transport,
         "emulated": h.emulated,
         "firmware_sha256": firmware_sha,
         "model_sha256": model_sha,

@@ -14,6 +14,10 @@ from .firmware import sha256_file
 BACKENDS = ("qemu", "openocd", "stlink", "pyocd")
 FLASH_BASE = 0x08000000
 QEMU_IMAGE = "flash.elf"  # the virtual board's flash content, inside the flash stage's output
+# The semihosting flavour (bulk evaluation on QEMU only; halts a board without a debugger): built
+# beside tinykd.elf, copied next to the QEMU image, never programmed into hardware.
+SEMIHOST_BUILD = "tinykd-semihost.elf"
+QEMU_SEMIHOST_IMAGE = "flash-semihost.elf"
 
 # How each hardware backend is installed (for the error message).
 INSTALL = {
@@ -104,17 +108,23 @@ def flash(backend: str, firmware_dir: Path, out_dir: Path, model_sha256: str) ->
         check_machine()
         shutil.copyfile(elf, out_dir / QEMU_IMAGE)
         command = ["qemu-system-arm", "-M", "b-l475e-iot01a", "-kernel", QEMU_IMAGE]
+        semihost = firmware_dir / SEMIHOST_BUILD
+        if semihost.is_file():
+            shutil.copyfile(semihost, out_dir / QEMU_SEMIHOST_IMAGE)
     elif backend == "openocd":
         command = flash_openocd(elf)
     elif backend == "stlink":
         command = flash_stlink(binary)
     else:
         command = flash_pyocd(elf, binary)
+    semihost = out_dir / QEMU_SEMIHOST_IMAGE
     return {
         "backend": backend,
         "board": "b_l475e_iot01a",
         "command": command,
         "image": QEMU_IMAGE if backend == "qemu" else None,
+        "semihost_image": QEMU_SEMIHOST_IMAGE if semihost.is_file() else None,
+        "semihost_elf_sha256": sha256_file(semihost) if semihost.is_file() else None,
         "image_sha256": sha256_file(binary),
         "elf_sha256": sha256_file(elf),
         "model_sha256": model_sha256,
