@@ -512,3 +512,25 @@ def test_yaml_syntax_error_keeps_its_line_number(tmp_path):
     with pytest.raises(ParamError) as info:
         P.load(dup)
     assert "line 4, column 1: key 'kd' appears twice (first on line 2)" in str(info.value)
+
+
+def test_truncated_keras_teacher_is_named_not_file_not_found(tmp_path):
+    import zipfile
+
+    from tinykd import params as P
+    from tinykd.errors import ParamError
+
+    whole = tmp_path / "teacher.keras"
+    with zipfile.ZipFile(whole, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("config.json", "{}" * 2000)
+        zf.writestr("model.weights.h5", bytes(range(256)) * 40)
+    p = P.validate({"teacher": {"source": "teacher.keras"}}, P.load_schema())
+    P.check_semantics(p, ["teacher"], tmp_path)
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    p["teacher"]["source"] = "cut.keras"
+    with pytest.raises(ParamError) as info:
+        P.check_semantics(p, ["teacher"], tmp_path)
+    msg = str(info.value)
+    assert msg.startswith("params: teacher.source = 'cut.keras' is not allowed; expected a complete .keras file")
+    assert "truncated or damaged" in msg and "\n" not in msg and "not found" not in msg.lower()

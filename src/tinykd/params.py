@@ -196,6 +196,24 @@ def check_semantics(params: dict, sections: Iterable[str], base: Path) -> None:
                 raise ParamError("teacher.source", src, '"train" or a path/URL ending in .keras or .h5')
             if not is_remote(src) and not to_local(src, base).is_file():
                 raise ParamError("teacher.source", src, '"train" or an existing .keras/.h5 file or a URL to one')
+            if not is_remote(src) and name.endswith(".keras"):
+                damage = _zip_damage(to_local(src, base))
+                if damage:
+                    # Keras itself reports a cut .keras file as "File not found".
+                    raise ParamError("teacher.source", src, f"a complete .keras file (a zip archive; this one is "
+                                                            f"truncated or damaged: {damage})")
+
+
+def _zip_damage(path: Path) -> str | None:
+    """Why `path` is not a whole zip archive (None if it is): a .keras file is one."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    return f"entry {bad} fails its CRC check" if bad else None
 
 
 def load(path: str | os.PathLike = "params.yaml", sections: Iterable[str] = ()) -> dict:
