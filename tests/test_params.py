@@ -43,7 +43,7 @@ def test_repository_params_are_valid():
 def test_missing_keys_get_schema_defaults(tmp_path):
     path = _write(tmp_path, {}, drop=("kd.temperature", "dataset.limit_test"))
     p = P.load(path)
-    assert p["kd"]["temperature"] == 3.0
+    assert p["kd"]["temperature"] == 4.0
     assert p["dataset"]["limit_test"] == 0
 
 

@@ -20,8 +20,14 @@ def test_every_preset_validates_against_the_schema():
     assert {"ex6", "ex6_fashion", "mnist_kd", "eskd"} <= set(presets.names(REPO))
     for name in presets.names(REPO):
         merged = presets.merged_params(name, REPO / "params.yaml", REPO)
-        assert merged["dataset"]["name"] in ("mnist", "fashion_mnist"), name
+        assert merged["dataset"]["name"] in ("mnist", "fashion_mnist", "cifar10"), name
         assert presets.description(name, REPO), name
+
+
+def test_course_kd_preset_keeps_the_notebook_setting():
+    course = presets.merged_params("course_kd", REPO / "params.yaml", REPO)
+    assert (course["kd"]["alpha"], course["kd"]["temperature"], course["kd"]["teacher_outputs"]) == (0.4, 3.0, "probs")
+    assert course["kd"]["augment"] is False and course["student"]["augment"] is False
 
 
 def test_course_settings():

@@ -1,6 +1,6 @@
-# Compression beyond PTQ: the same commands as dvc.yaml's compress@<method> and speed stages.
+# Compression beyond PTQ: the same commands as dvc.yaml's compress@<method> stages.
 # Part of `all` (as `dvc repro` runs every stage); alone: `snakemake --cores 2 compress_all`
-# (or `dvc repro compress speed`).
+# (or `dvc repro compress`).
 
 COMPRESS_METHODS = ["ptq", "qat", "prune_unstructured", "prune_structured", "ppqat"]
 
@@ -26,28 +26,9 @@ rule compress:
         " --metrics metrics/compress/{wildcards.method}.json > {log} 2>&1"
 
 
-rule speed:
-    input:
-        code("stages/speed.py", "src/tinykd/compress/metrics.py"),
-        "data/test.npz",
-        "models/teacher.keras",
-        "models/student.keras",
-        "models/teacher_int8.tflite",
-        "models/student_int8.tflite",
-    output:
-        "metrics/speed.json",
-    log:
-        "logs/speed.log",
-    shell:
-        "python stages/speed.py --data data --teacher models/teacher.keras --student models/student.keras"
-        " --teacher-tflite models/teacher_int8.tflite --student-tflite models/student_int8.tflite"
-        " --samples 200 --metrics metrics/speed.json > {log} 2>&1"
-
-
 rule compress_all:
     input:
         expand("metrics/compress/{method}.json", method=COMPRESS_METHODS),
-        "metrics/speed.json",
 
 
-ALL_TARGETS += expand("metrics/compress/{method}.json", method=COMPRESS_METHODS) + ["metrics/speed.json"]
+ALL_TARGETS += expand("metrics/compress/{method}.json", method=COMPRESS_METHODS)

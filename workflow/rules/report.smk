@@ -11,6 +11,7 @@ rule report:
         "dvclive/baseline",
         "dvclive/distill",
         "data/dataset.json",
+        expand("metrics/compress/{method}.json", method=COMPRESS_METHODS),
         code("sweeps"),
     output:
         directory("reports"),

@@ -1,5 +1,5 @@
 """The compression comparison for the report: a Markdown section and an accuracy-vs-size figure,
-read from metrics/compress/<method>.json (+ metrics/device.json, metrics/speed.json if present).
+read from metrics/compress/<method>.json (+ metrics/device.json if present).
 
 On-device latency is shown for the method whose .tflite is the one the firmware ran (same sha256
 as metrics/device.json's model); the other rows show the engine's planned RAM and flash, which
@@ -60,43 +60,30 @@ def table(rows: dict[str, dict], device: dict | list[dict] | None = None) -> lis
     return out
 
 
-def speed_sentence(speed: dict | None) -> list[str]:
-    if not speed:
-        return []
-    return [f"On the host ({speed.get('runtime')}, {speed.get('samples')} test images), **the student is "
-            f"{speed['speedup_float']:.1f}x faster than the teacher** in float32 "
-            f"({speed['student_float_ms']:.3f} ms vs {speed['teacher_float_ms']:.3f} ms per image) and "
-            f"{speed['speedup_int8']:.1f}x faster in int8 ({speed['student_int8_ms']:.3f} ms vs "
-            f"{speed['teacher_int8_ms']:.3f} ms).", ""]
-
-
 def section(metrics_dir: Path = Path("metrics")) -> list[str]:
     """Markdown lines of the "Compression beyond PTQ" section; [] when no method has run."""
     metrics_dir = Path(metrics_dir)
     rows = load_metrics(metrics_dir / "compress")
-    speed = _read(metrics_dir / "speed.json")
-    if not rows and not speed:
+    if not rows:
         return []
     out = ["## Compression beyond PTQ", ""]
-    if rows:
-        first = next(iter(rows.values()))
-        out += [f"The distilled student ({first.get('base_params', 0):,} parameters, float accuracy "
-                f"{_pct(first.get('base_float_accuracy'))}) compressed by each method, then converted to int8 by "
-                f"the same converter; {first.get('test_samples')} test images. Compression = gzip size of the "
-                f"float32 .tflite ({_kib(first.get('float_tflite_gzip_bytes'))}) / gzip size of the method's int8 "
-                ".tflite. Flash and RAM are what the export engine plans for the board.", ""]
-        out += table(rows, _read(metrics_dir / "device.json")) + [""]
-        pruned = {k: v for k, v in rows.items() if v.get("schedule")}
-        for method, m in pruned.items():
-            extra = ""
-            if m.get("channels"):
-                extra = "; channels kept: " + ", ".join(f"{n} {a}->{b}" for n, (a, b) in m["channels"].items())
-            out.append(f"- {LABELS.get(method, method)}: {m.get('prune_method')} pruning, {m.get('schedule')} "
-                       f"schedule to {m.get('target_sparsity')} (steps {m.get('begin_step')}..{m.get('end_step')}, "
-                       f"every {m.get('frequency')}, {m.get('mask_updates')} mask updates){extra}.")
-        if pruned:
-            out.append("")
-    out += speed_sentence(speed)
+    first = next(iter(rows.values()))
+    out += [f"The distilled student ({first.get('base_params', 0):,} parameters, float accuracy "
+            f"{_pct(first.get('base_float_accuracy'))}) compressed by each method, then converted to int8 by "
+            f"the same converter; {first.get('test_samples')} test images. Compression = gzip size of the "
+            f"float32 .tflite ({_kib(first.get('float_tflite_gzip_bytes'))}) / gzip size of the method's int8 "
+            ".tflite. Flash and RAM are what the export engine plans for the board.", ""]
+    out += table(rows, _read(metrics_dir / "device.json")) + [""]
+    pruned = {k: v for k, v in rows.items() if v.get("schedule")}
+    for method, m in pruned.items():
+        extra = ""
+        if m.get("channels"):
+            extra = "; channels kept: " + ", ".join(f"{n} {a}->{b}" for n, (a, b) in m["channels"].items())
+        out.append(f"- {LABELS.get(method, method)}: {m.get('prune_method')} pruning, {m.get('schedule')} "
+                   f"schedule to {m.get('target_sparsity')} (steps {m.get('begin_step')}..{m.get('end_step')}, "
+                   f"every {m.get('frequency')}, {m.get('mask_updates')} mask updates){extra}.")
+    if pruned:
+        out.append("")
     return out
 
 
