@@ -5,6 +5,7 @@ truncated frame, oversized length, unknown type, reset mid-run); the stale-firmw
 device.port pointing at a QEMU started by someone else; per-layer profiling build."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -361,3 +362,170 @@ def test_per_layer_profile_build(pipe, capsys):
     assert "CONV_2D" in out and "total (INFER)" in out and len(out.strip().splitlines()) == hello.layers + 2
     assert main(["device", "hello", "--elf", str(elf)]) == 0
     assert json.loads((pipe["model"] / "model.json").read_text())["sha256"] in capsys.readouterr().out
+
+
+# ---- the semihosting bulk path (QEMU only) -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bulk_case(pipe):
+    from tinykd.device.evaluate import HostReference, quantize_input
+
+    ref = HostReference(pipe["tflite"])
+    images = np.random.default_rng(12).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    inputs = quantize_input(images, ref.input_scale, ref.input_zero_point)
+    return {"image": pipe["w"] / "flash" / "flash-semihost.elf", "inputs": inputs,
+            "expected": [ref.run(x).tobytes() for x in inputs]}
+
+
+def _bulk_error(bulk_case, monkeypatch, spoil=None, inputs=None, **kw) -> str:
+    from tinykd.device import bulk
+    from tinykd.errors import DeviceError
+
+    if spoil is not None:
+        encode = bulk.encode_input
+        monkeypatch.setattr(bulk, "encode_input", lambda x: spoil(bytearray(encode(x))))
+    with pytest.raises(DeviceError) as err:
+        bulk.run(bulk_case["image"], bulk_case["inputs"] if inputs is None else inputs, jobs=1,
+                 progress=False, timeout_s=60, **kw)
+    msg = str(err.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_bulk_is_bit_exact_and_its_ticks_do_not_depend_on_the_sharding(bulk_case, device):
+    from tinykd.device import bulk
+
+    one_h, one = bulk.run(bulk_case["image"], bulk_case["inputs"], jobs=1, progress=False)
+    three_h, three = bulk.run(bulk_case["image"], bulk_case["inputs"], jobs=3, progress=False)
+    assert [o for o, _ in one] == bulk_case["expected"]
+    assert one == three and one_h == three_h
+    assert one_h.model_sha256 == device["hello"].model_sha256 and one_h.input_bytes == 192
+    # the same ticks as over the UART, image by image
+    link = device["link"]
+    uart = [link.infer(x.tobytes()) for x in bulk_case["inputs"][:6]]
+    assert [(r.output, r.ticks) for r in uart] == one[:6]
+
+
+def test_bulk_corrupt_input_file_is_one_clear_error(bulk_case, monkeypatch):
+    rec = 192 + 2
+
+    def flip(b):
+        b[16 + 5 * rec + 17] ^= 0x40
+        return bytes(b)
+
+    assert _bulk_error(bulk_case, monkeypatch, flip) == \
+        "the device stopped: image 5: CRC mismatch (corrupt input file)"
+    monkeypatch.undo()
+
+    def magic(b):
+        b[0:4] = b"JUNK"
+        return bytes(b)
+
+    assert "not a tinykd bulk input file" in _bulk_error(bulk_case, monkeypatch, magic)
+    monkeypatch.undo()
+
+    def header(b):
+        b[4] ^= 1  # the count: caught by the header CRC
+        return bytes(b)
+
+    assert "header CRC mismatch" in _bulk_error(bulk_case, monkeypatch, header)
+
+
+def test_bulk_truncated_input_file_is_one_clear_error(bulk_case, monkeypatch):
+    msg = _bulk_error(bulk_case, monkeypatch, lambda b: bytes(b[:-7]))
+    assert msg == ("the device stopped: tinykd-bulk.in holds 39 whole images and a partial one; its header "
+                   "announces 40 (truncated or padded file)")
+    monkeypatch.undo()
+    assert "shorter than its 16-byte header" in _bulk_error(bulk_case, monkeypatch, lambda b: bytes(b[:9]))
+
+
+def test_bulk_model_input_size_mismatch(bulk_case, monkeypatch):
+    wrong = np.zeros((4, 100), dtype=np.int8)
+    assert _bulk_error(bulk_case, monkeypatch, inputs=wrong) == \
+        "the device stopped: the input images are 100 bytes; the model takes 192"
+
+
+def test_bulk_qemu_dying_mid_run_is_one_clear_error(bulk_case, monkeypatch):
+    """QEMU killed once it has answered some images: every QEMU stops, nothing is returned."""
+    procs, killed = [], []
+
+    def kill_after_first_answers():
+        if not killed and procs:
+            out = Path(f"/proc/{procs[0].pid}/cwd") / "tinykd-bulk.out"
+            try:
+                grown = out.stat().st_size > 8 + 200 + 40 * 16
+            except OSError:
+                grown = False
+            if grown:
+                procs[0].kill()
+                killed.append(procs[0].pid)
+        time.sleep(0.001)
+        return True
+
+    many = np.resize(bulk_case["inputs"], (6000, 192))
+    msg = _bulk_error(bulk_case, monkeypatch, inputs=many, on_started=procs.extend, work=kill_after_first_answers)
+    assert killed and msg.startswith("QEMU ended (signal SIGKILL) after ") and msg.endswith(" of 6000 images"), msg
+    assert all(p.poll() is not None for p in procs)
+    assert not Path(f"/proc/{procs[0].pid}/cwd").exists()
+
+
+def _bulk_qemus(pid: int) -> list[int]:
+    """The semihosting QEMUs the process `pid` started (not its `qemu -machine help` probe)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"semihosting-config" in cmdline:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.parametrize("how", ["kill-qemu", "ctrl-c"])
+def test_bulk_stage_stopped_mid_run_writes_no_metrics(pipe, tool_env, tmp_path, how):
+    """The evaluate stage on many images: QEMU killed (one-line error, exit 1) or Ctrl-C on the
+    stage (exit 130); either way every QEMU is gone and no metrics or plots are written."""
+    import signal
+
+    from tinykd.data.store import npz_bytes
+
+    w = pipe["w"]
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(4)
+    (data / "test.npz").write_bytes(npz_bytes({"x": rng.integers(0, 256, (30000, 8, 8, 3), dtype=np.uint8),
+                                               "y": rng.integers(0, 10, 30000).astype(np.int64)}))
+    proc = subprocess.Popen([sys.executable, str(REPO / "stages" / "evaluate.py"), "--params", str(pipe["params"]),
+                             "--flash", str(w / "flash"), "--model-dir", str(pipe["model"]), "--tflite",
+                             str(pipe["tflite"]), "--data", str(data), "--metrics", str(tmp_path / "m" / "device.json"),
+                             "--plots", str(tmp_path / "m" / "plots")], cwd=REPO, env=tool_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    qemus = []
+    while not qemus and time.monotonic() < deadline and proc.poll() is None:
+        qemus = _bulk_qemus(proc.pid)
+        time.sleep(0.02)
+    assert qemus, "evaluate started no QEMU"
+    out_file = Path(f"/proc/{qemus[0]}/cwd") / "tinykd-bulk.out"
+    while time.monotonic() < deadline:  # until it has answered some images
+        with contextlib.suppress(OSError):
+            if out_file.stat().st_size > 8 + 200 + 20 * 16:
+                break
+        time.sleep(0.005)
+    if how == "kill-qemu":
+        os.kill(qemus[0], signal.SIGKILL)
+    else:
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    if how == "kill-qemu":
+        assert proc.returncode == 1, err
+        assert err.strip().splitlines()[-1].startswith("error: QEMU ended (signal SIGKILL) after "), err
+    else:
+        assert proc.returncode == 130, err
+        assert "interrupted" in err.strip().splitlines()[-1], err
+    assert "Traceback" not in err
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir())
+    for pid in qemus:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
