@@ -3,6 +3,9 @@
 Pipeline: read (tflite schema package) -> fold shape arithmetic -> lower operators to
 kernel calls with export-time requantization constants -> plan the static arena ->
 generate model.h / model.c / model_data.c / model_tflite.h / sources.txt / model.json.
+With standalone=True the folder instead holds the generated model, the kernel sources and
+headers it needs, the tinykd.h API and a README.md, and refers to nothing outside itself
+(export/standalone.py).
 """
 from __future__ import annotations
 
@@ -29,10 +32,12 @@ def load_program(blob: bytes, variants: str = "auto") -> Program:
 
 
 def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = "auto",
-                 force: bool = False) -> dict:
+                 force: bool = False, standalone: bool = False) -> dict:
     """Write the generated C for `model` (a .tflite path or its bytes) into `outdir`
     atomically; returns the model.json summary. An existing `outdir` not written by tinykd
-    is refused (OutputError) unless `force` (see tinykd.atomic.check_output_dir)."""
+    is refused (OutputError) unless `force` (see tinykd.atomic.check_output_dir).
+    standalone: a self-contained folder (kernels copied in, tinykd.h API, README.md, no
+    sources.txt and no path into the repository) for another project, e.g. STM32CubeIDE."""
     check_output_dir(outdir, force)  # before the work, so a refusal is immediate
     if isinstance(model, (bytes, bytearray)):
         blob = bytes(model)
@@ -44,12 +49,39 @@ def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = 
     prog = load_program(blob, variants)
     outdir = Path(outdir)
     files = render(prog, blob)
+    if standalone:
+        return _write_standalone(prog, blob, files, outdir, variants, force)
     srcs = sources(prog, outdir)
     info = summary(prog, blob, srcs)
     with atomic_dir(outdir, force) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text)
         (tmp / "sources.txt").write_text("\n".join(srcs) + "\n")
+        (tmp / "model.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return info
+
+
+def _write_standalone(prog: Program, blob: bytes, files: dict[str, str], outdir: Path, variants: str,
+                      force: bool) -> dict:
+    from . import standalone as S
+
+    copied = S.kernel_files(prog, files["model.c"])
+    files = {name: text for name, text in files.items() if name != "model_tflite.h"}
+    files[S.API_H] = S.api_header(prog)
+    files[S.API_C] = S.API_SOURCE
+    clash = sorted(set(copied) & set(files))
+    if clash:
+        raise ExportError(f"kernel file {clash[0]!r} has the name of a generated file; rename the kernel")
+    info = summary(prog, blob, [])
+    info["standalone"] = True
+    info["kernel_sources"] = sorted(n for n in copied if n.endswith(".c"))
+    info["files"] = sorted([*files, *copied, "model.json", "README.md"])
+    files["README.md"] = S.readme(prog, info, info["files"], variants)
+    with atomic_dir(outdir, force) as tmp:
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        for name, path in copied.items():
+            (tmp / name).write_bytes(path.read_bytes())
         (tmp / "model.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     return info
 

@@ -1,4 +1,4 @@
-"""`tinykd export MODEL.tflite OUTDIR`: generate the C engine for an int8 model."""
+"""`tinykd export MODEL.tflite OUTDIR [--standalone]`: generate the C engine for an int8 model."""
 from __future__ import annotations
 
 import argparse
@@ -21,9 +21,13 @@ def _run(args: argparse.Namespace) -> int:
         if not Path(args.model).is_file():
             raise ExportError(f"model file {args.model!r} does not exist")
         require_fit(Path(args.model).name, model_footprint(Path(args.model).read_bytes(), brd), brd)
-    info = export_model(args.model, args.outdir, variants=args.kernels, force=args.force)
+    info = export_model(args.model, args.outdir, variants=args.kernels, force=args.force,
+                        standalone=args.standalone)
     print(f"exported {args.model} -> {args.outdir}: {info['num_layers']} layers, {info['macs']} MACs, "
           f"{info['weight_bytes']} weight bytes, {info['arena_bytes']} arena bytes")
+    if args.standalone:
+        print(f"standalone: {len(info['files'])} files, {len(info['kernel_sources'])} kernel sources; "
+              f"add the folder as a source folder and include path ({args.outdir}/README.md)")
     return 0
 
 
@@ -38,6 +42,10 @@ def add_parser(sub) -> None:
                         "contents are lost); never the current or home folder or a file")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel variants: best available per layer (auto) or reference only")
+    p.add_argument("--standalone", action="store_true",
+                   help="a self-contained folder for your own project (STM32CubeIDE, make): the model, "
+                        "the kernel sources and headers it needs, the tinykd.h API and a README.md; "
+                        "no path into this repository")
     p.add_argument("--board", default="none",
                    help="also require the model to fit this board (e.g. b_l475e_iot01a), as the export stage does")
     p.set_defaults(func=_run)

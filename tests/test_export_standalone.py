@@ -1,0 +1,158 @@
+"""`tinykd export --standalone`: a self-contained folder that compiles anywhere (host gcc and
+arm-none-eabi-gcc for Cortex-M4, -Werror) from a copy in an empty folder, whose host build
+matches TFLite Micro byte for byte through the tinykd.h API."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import export_harness as H
+
+H.quiet_tf()
+keras = pytest.importorskip("keras")
+
+_BLOB: list[bytes] = []
+
+MAIN = r"""
+/* Reads TINYKD_INPUT_BYTES-byte inputs from stdin, writes the outputs, through tinykd.h only. */
+#include <stdio.h>
+#include "tinykd.h"
+
+int main(void)
+{
+    int8_t probe = 0;
+    if (tinykd_invoke() != -1) {
+        return 5;                        /* must refuse before init */
+    }
+    if (tinykd_init() != 0) {
+        return 2;
+    }
+    if (tinykd_arena_bytes() != TINYKD_ARENA_BYTES) {
+        return 6;
+    }
+    probe = tinykd_quantize_input(1.0e30f);
+    if (probe != 127 || tinykd_quantize_input(-1.0e30f) != -128) {
+        return 7;
+    }
+    for (;;) {
+        size_t got = fread(tinykd_input(), 1, TINYKD_INPUT_BYTES, stdin);
+        if (got == 0) {
+            return 0;
+        }
+        if (got != TINYKD_INPUT_BYTES || tinykd_invoke() != 0) {
+            return 3;
+        }
+        fwrite(tinykd_output(), 1, TINYKD_OUTPUT_BYTES, stdout);
+        fprintf(stderr, "%d\n", tinykd_argmax());
+    }
+}
+"""
+
+
+def small_blob() -> bytes:
+    """A softmax-ended CNN touching conv 3x3 (RGB), 1x1 conv, depthwise, max pool, mean, FC."""
+    if not _BLOB:
+        keras.utils.set_random_seed(11)
+        L = keras.layers
+        x = inp = keras.Input((16, 16, 3))
+        x = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+        x = L.MaxPooling2D()(x)
+        x = L.Conv2D(8, 1, activation="relu")(x)
+        x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+        x = L.GlobalAveragePooling2D()(x)
+        x = L.Dense(10)(x)
+        model = keras.Model(inp, L.Softmax()(x))
+        calib = np.random.default_rng(11).uniform(0, 1, size=(16, 16, 16, 3)).astype(np.float32)
+        _BLOB.append(H.convert(model, calib))
+    return _BLOB[0]
+
+
+def _export(tmp_path, tool_env, *extra) -> tuple:
+    model = tmp_path / "m.tflite"
+    model.write_bytes(small_blob())
+    out = tmp_path / "export"
+    tinykd = H.REPO / ".venv/bin/tinykd"
+    proc = subprocess.run([str(tinykd) if tinykd.exists() else "tinykd", "export", str(model), str(out),
+                           "--standalone", *extra], capture_output=True, text=True, env=tool_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "standalone:" in proc.stdout
+    return out, json.loads((out / "model.json").read_text())
+
+
+def _self_contained(folder) -> None:
+    names = {p.name for p in folder.iterdir()}
+    assert "sources.txt" not in names and "model_tflite.h" not in names
+    assert all(p.is_file() for p in folder.iterdir()), "the folder is flat"
+    for p in folder.iterdir():
+        if p.suffix in (".c", ".h"):
+            text = p.read_text()
+            assert str(H.REPO) not in text, p.name
+            for inc in re.findall(r'#\s*include\s+"([^"]+)"', text):
+                assert inc in names, f"{p.name} includes {inc}, not in the folder"
+
+
+def test_standalone_copy_builds_and_matches_tflite_micro(tmp_path, tool_env):
+    out, info = _export(tmp_path, tool_env)
+    # somewhere with no path back to the repository
+    copy = tmp_path / "elsewhere" / "tinykd"
+    shutil.copytree(out, copy)
+    _self_contained(copy)
+    names = sorted(p.name for p in copy.iterdir())
+    assert names == sorted([*info["files"], ".tinykd-output"])
+    # exactly the kernels the layers call
+    used = {layer["kernel"] for layer in info["layers"]}
+    assert {s[:-2] for s in info["kernel_sources"]} == {k[3:] for k in used}, (used, info["kernel_sources"])
+    assert "conv2d_3x3_s8_cm4.c" in names and "add_s8.c" not in names
+    readme = (copy / "README.md").read_text()
+    for needle in ("STM32CubeIDE", "Include paths", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "tinykd_init"):
+        assert needle in readme, needle
+
+    (copy.parent / "main.c").write_text(MAIN)
+    exe = copy.parent / "prog"
+    srcs = sorted(p.name for p in copy.glob("*.c"))
+    build = subprocess.run(["gcc", *H.CFLAGS, "-I.", *srcs, "../main.c", "-o", str(exe)], cwd=copy,
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    blob = small_blob()
+    inputs = H.random_inputs(blob, 6, seed=4)
+    proc = subprocess.run([str(exe)], input=inputs.tobytes(), capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    got = np.frombuffer(proc.stdout, dtype=np.int8).reshape(len(inputs), -1)
+    ref = H.run_tflm(blob, inputs)
+    assert not H.mismatches(got, ref)
+    assert [int(v) for v in proc.stderr.decode().split()] == [int(np.argmax(r)) for r in ref]
+
+
+@pytest.mark.skipif(not H.have_arm_gcc(), reason="arm-none-eabi-gcc not installed (scripts/setup-system.sh)")
+@pytest.mark.parametrize("kernels", ["auto", "reference"])
+def test_standalone_cross_compiles_for_cortex_m4(tmp_path, tool_env, kernels):
+    out, info = _export(tmp_path, tool_env, "--kernels", kernels)
+    copy = tmp_path / "empty" / "m"
+    shutil.copytree(out, copy)
+    if kernels == "reference":
+        assert not any("_cm4" in n for n in info["files"]), info["files"]
+    for src in sorted(copy.glob("*.c")):
+        proc = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16",
+                               "-mfloat-abi=hard", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I.",
+                               "-c", src.name, "-o", str(tmp_path / (src.stem + ".o"))],
+                              cwd=copy, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{src.name}:\n{proc.stderr}"
+
+
+def test_standalone_refuses_foreign_folder(tmp_path, tool_env):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(small_blob())
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "keep.c").write_text("int keep;\n")
+    tinykd = H.REPO / ".venv/bin/tinykd"
+    proc = subprocess.run([str(tinykd), "export", str(model), str(foreign), "--standalone"],
+                          capture_output=True, text=True, env=tool_env)
+    assert proc.returncode != 0
+    assert "was not written by tinykd" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert (foreign / "keep.c").read_text() == "int keep;\n"
