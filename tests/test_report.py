@@ -102,3 +102,19 @@ def test_dvc_plots_show_renders_declared_plots(trained_project, tool_env, tmp_pa
     tp.run(["dvc", "plots", "show", "-o", str(tmp_path / "html")], proj, tool_env)
     html = (tmp_path / "html" / "index.html").read_text()
     assert "reports_accuracy_png" in html and "dvclive/distill/plots/metrics" in html
+
+
+def test_report_warns_beside_the_kd_gain_when_the_teacher_is_weak():
+    from tinykd.report.collect import Inputs
+    from tinykd.report.markdown import section_models
+
+    def text(teacher_val):
+        inp = Inputs(train={"teacher": {"test_accuracy": 0.725, "arch": "resnet8"},
+                            "baseline": {"test_accuracy": 0.747, "val_accuracy": 0.75, "arch": "cnn_small"},
+                            "student": {"test_accuracy": 0.726, "teacher_val_accuracy": teacher_val,
+                                        "arch": "cnn_small"}})
+        return "\n".join(section_models(inp))
+
+    weak = text(0.73)
+    assert "not clearly stronger" in weak and "73.00 %" in weak and "75.00 %" in weak
+    assert "not clearly stronger" not in text(0.88)

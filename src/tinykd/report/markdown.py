@@ -56,6 +56,17 @@ def section_overview(inp: Inputs) -> list[str]:
     return out
 
 
+def weak_teacher_note(inp: Inputs, margin: float = 0.02) -> list[str]:
+    """The distill stage's warning, repeated beside the KD gain: a teacher whose validation accuracy
+    is not `margin` above the baseline student's can only pull the student down."""
+    tv = (inp.train.get("student") or {}).get("teacher_val_accuracy")
+    bv = (inp.train.get("baseline") or {}).get("val_accuracy")
+    if tv is None or bv is None or tv >= bv + margin:
+        return []
+    return [f"**Warning: the teacher is not clearly stronger than the student** (validation accuracy "
+            f"{pct(tv)} against the baseline student's {pct(bv)}); distilling from it is unlikely to help."]
+
+
 def section_models(inp: Inputs) -> list[str]:
     out = ["## Teacher, baseline and distilled student", "",
            "| model | architecture | parameters | epochs | float accuracy | int8 accuracy | int8 drop "
@@ -82,6 +93,7 @@ def section_models(inp: Inputs) -> list[str]:
             gain += f", {100 * (si - bi):+.2f} points int8"
         out.append(f"Knowledge distillation changes the student's test accuracy by **{gain}** against the same "
                    "architecture trained on labels only.")
+        out += weak_teacher_note(inp)
     out.append("Size ratio = .keras file bytes / int8 .tflite bytes. int8 accuracies are from the LiteRT "
                "interpreter on the host, one image at a time.")
     out.append("")

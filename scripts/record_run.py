@@ -1,0 +1,117 @@
+"""Run the pipeline with each stage's wall time logged, and record a finished run in results/.
+
+    python scripts/record_run.py repro [--log logs/repro-times.json] [dvc repro args...]
+    python scripts/record_run.py record results/<name> [--times logs/repro-times.json]
+
+`repro` runs `dvc repro` and timestamps its output: a stage's wall time runs from its
+"Running stage" line to the next one (or the end). `record` copies what a reader needs to hold
+their own run against this one into the folder: params.yaml, dvc.lock, metrics/, reports/, the
+stage times and machine.json (CPU, cores, memory, OS, Python and package versions, git commit).
+It never overwrites an existing record.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STAGE_LINE = re.compile(r"^(?:Running|Stage) stage '([^']+)'")
+
+
+def repro(log: Path, dvc_args: list[str]) -> int:
+    """dvc repro with per-stage wall times; the output still streams to the terminal."""
+    proc = subprocess.Popen(["dvc", "repro", *dvc_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1)
+    times: dict[str, float] = {}
+    current, since = None, time.monotonic()
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        m = STAGE_LINE.match(line)
+        if m and line.startswith("Running"):
+            now = time.monotonic()
+            if current:
+                times[current] = round(now - since, 1)
+            current, since = m.group(1), now
+    rc = proc.wait()
+    if current:
+        times[current] = round(time.monotonic() - since, 1)
+    old = json.loads(log.read_text()) if log.is_file() else {}
+    old.update(times)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+    return rc
+
+
+def _version(pkg: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict:
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        m = re.search(r"MemTotal:\s+(\d+) kB", meminfo.read_text())
+        mem = round(int(m.group(1)) / 1024 ** 2, 1) if m else None
+    qemu = shutil.which("qemu-system-arm")
+    qemu_v = subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout.splitlines()[0] if qemu else None
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem, "os": platform.platform(),
+            "python": platform.python_version(), "qemu": qemu_v, "git_commit": commit,
+            "packages": {p: _version(p) for p in ("tensorflow", "keras", "dvc", "tflite-micro", "numpy")}}
+
+
+def record(out: Path, times: Path) -> None:
+    if out.exists():
+        sys.exit(f"error: {out} exists; a record is never overwritten (choose another folder)")
+    tmp = out.with_name(f".{out.name}.partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    for name in ("params.yaml", "dvc.lock"):
+        shutil.copy2(name, tmp / name)
+    shutil.copytree("metrics", tmp / "metrics")
+    if Path("reports").is_dir():
+        shutil.copytree("reports", tmp / "reports", ignore=shutil.ignore_patterns(".tinykd-output"))
+    if times.is_file():
+        shutil.copy2(times, tmp / "stage_times.json")
+    (tmp / "machine.json").write_text(json.dumps(machine(), indent=2) + "\n")
+    tmp.rename(out)
+    print(f"recorded: {out}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("repro", help="dvc repro with per-stage wall times")
+    r.add_argument("--log", type=Path, default=Path("logs/repro-times.json"))
+    rec = sub.add_parser("record", help="copy this run's params, lock, metrics, report, times into a folder")
+    rec.add_argument("out", type=Path)
+    rec.add_argument("--times", type=Path, default=Path("logs/repro-times.json"))
+    args, rest = ap.parse_known_args()
+    if args.cmd == "repro":
+        sys.exit(repro(args.log, rest))
+    record(args.out, args.times)
+
+
+if __name__ == "__main__":
+    main()
