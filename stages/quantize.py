@@ -1,7 +1,35 @@
-"""Stage quantize: full-int8 post-training quantization of one model; float vs int8 metrics."""
+"""Stage quantize: full-int8 post-training quantization of one model; float vs int8 metrics.
+
+A model file that already is a full-int8 .tflite (the distill stage writes a student supplied
+that way, `student.source: x.tflite`, to models/student.keras unchanged) is checked against the
+dataset and copied byte for byte instead: no float model, so the float metrics are null."""
 import argparse
 
 from _common import run
+
+
+def supplied_int8(args, data: dict, info: dict) -> None:
+    """Pass a supplied int8 .tflite on unquantized, with its int8 test metrics."""
+    from pathlib import Path
+
+    from tinykd import train
+    from tinykd.atomic import write_bytes, write_json
+    from tinykd.quantize import check_int8_tflite, run_tflite
+
+    blob = Path(args.model).read_bytes()
+    io = check_int8_tflite(blob, "model", args.model, info["shape"], info["num_classes"])
+    probs = io["output_zero_point"] == -128 and abs(io["output_scale"] - 1 / 256) < 1e-9
+    xt, yt = data["test"]
+    outputs, io = run_tflite(blob, xt)
+    scores = train.score(outputs, yt, probabilities=probs)
+    write_bytes(args.tflite, blob)
+    metrics = {"float_accuracy": None, "float_loss": None, "int8_accuracy": scores["accuracy"],
+               "int8_loss": scores["loss"], "accuracy_drop": None, "supplied_int8": True,
+               "keras_bytes": None, "tflite_bytes": len(blob), "representative_samples": 0,
+               "test_samples": int(len(yt)), **io}
+    write_json(args.metrics, train.round_metrics(metrics))
+    print(f"quantize {args.model}: already a full-int8 .tflite (supplied), copied; int8 "
+          f"{scores['accuracy']:.4f}, {len(blob)} bytes")
 
 
 def main() -> None:
@@ -24,8 +52,14 @@ def main() -> None:
         from tinykd.model_io import ends_in_softmax, load_keras
         from tinykd.quantize import convert_int8, representative_indices, run_tflite
 
+        from pathlib import Path
+
+        from tinykd.teacher import is_tflite
+
         train.seed_everything(p["seed"])
         data, info = train.load_data(args.data)
+        if Path(args.model).is_file() and is_tflite(Path(args.model).read_bytes()[:8]):
+            return supplied_int8(args, data, info)
         model = load_keras(args.model)
         x_train = data["train"][0]
         calib = x_train[representative_indices(len(x_train), p["quantize"]["representative_samples"], p["seed"])]

@@ -79,6 +79,11 @@ def load_keras(path: str | os.PathLike):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: model file does not exist")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head[4:8] == b"TFL3":
+        raise DataError(f"{path}: is an int8 .tflite (a student supplied as student.source), not a Keras "
+                        "model; this step needs the float model: supply a .keras/.h5 student instead")
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for damaged or foreign files.

@@ -187,21 +187,33 @@ def check_semantics(params: dict, sections: Iterable[str], base: Path) -> None:
         if params["dataset"]["name"] == "image_folder" and not src:
             raise ParamError("dataset.source", src, "a folder or .tar.gz path when dataset.name is image_folder")
     if "teacher" in sections:
-        src = params["teacher"]["source"]
-        if src != "train":
-            from urllib.parse import urlparse
+        _check_model_source("teacher.source", params["teacher"]["source"], base, (".keras", ".h5"))
+    if "student" in sections:
+        _check_model_source("student.source", params["student"]["source"], base, (".keras", ".h5", ".tflite"))
 
-            name = urlparse(src).path if is_remote(src) or src.startswith("file://") else src
-            if not (name.endswith(".keras") or name.endswith(".h5")):
-                raise ParamError("teacher.source", src, '"train" or a path/URL ending in .keras or .h5')
-            if not is_remote(src) and not to_local(src, base).is_file():
-                raise ParamError("teacher.source", src, '"train" or an existing .keras/.h5 file or a URL to one')
-            if not is_remote(src) and name.endswith(".keras"):
-                damage = _zip_damage(to_local(src, base))
-                if damage:
-                    # Keras itself reports a cut .keras file as "File not found".
-                    raise ParamError("teacher.source", src, f"a complete .keras file (a zip archive; this one is "
-                                                            f"truncated or damaged: {damage})")
+
+def _check_model_source(key: str, src: str, base: Path, suffixes: tuple[str, ...]) -> None:
+    """A supplied model (teacher.source, student.source): "train", or a path/URL with a model
+    suffix; a local file must exist and a .keras file must be a whole zip archive."""
+    from urllib.parse import urlparse
+
+    from .data.sources import is_remote, to_local
+
+    if src == "train":
+        return
+    kinds = "/".join(suffixes)
+    name = urlparse(src).path if is_remote(src) or src.startswith("file://") else src
+    if not name.endswith(suffixes):
+        endings = ", ".join(suffixes[:-1]) + " or " + suffixes[-1]
+        raise ParamError(key, src, f'"train" or a path/URL ending in {endings}')
+    if not is_remote(src) and not to_local(src, base).is_file():
+        raise ParamError(key, src, f'"train" or an existing {kinds} file or a URL to one')
+    if not is_remote(src) and name.endswith(".keras"):
+        damage = _zip_damage(to_local(src, base))
+        if damage:
+            # Keras itself reports a cut .keras file as "File not found".
+            raise ParamError(key, src, f"a complete .keras file (a zip archive; this one is "
+                                       f"truncated or damaged: {damage})")
 
 
 def _zip_damage(path: Path) -> str | None:
@@ -245,7 +257,7 @@ def get(params: dict, key: str, default: Any = _MISSING) -> Any:
 
 # -- `tinykd params check` ----------------------------------------------------------------------
 
-ALL_SECTIONS = ("dataset", "teacher")   # the sections check_semantics knows about
+ALL_SECTIONS = ("dataset", "teacher", "student")   # the sections check_semantics knows about
 
 
 def check_file(path: str | os.PathLike = "params.yaml") -> dict:

@@ -67,3 +67,40 @@ def run_tflite(blob: bytes, x_uint8: np.ndarray) -> tuple[np.ndarray, dict]:
           "output_scale": float(out_scale), "output_zero_point": int(out_zp),
           "input_shape": [int(d) for d in inp["shape"]], "output_shape": [int(d) for d in out["shape"]]}
     return results, io
+
+
+def check_int8_tflite(blob: bytes, key: str, source: str, input_shape, num_classes: int) -> dict:
+    """Validate a supplied .tflite for the board: it loads, has one int8 input of the dataset's
+    shape (batch 1) and one int8 output with one value per class. `key` and `source` name it in
+    the one-line errors ("student.source course.tflite: ..."). Returns its input/output
+    quantization and shapes."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from .errors import DataError
+    from .teacher import check_fits, is_tflite
+
+    what = f"{key} {source}"
+    if not is_tflite(blob):
+        raise DataError(f"{what}: not a TFLite model (no TFL3 identifier)")
+    try:
+        interp = Interpreter(model_content=blob, num_threads=1)
+        interp.allocate_tensors()
+    except Exception as exc:  # the interpreter raises ValueError/RuntimeError with long texts
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{what}: cannot load as a TFLite model ({first})") from None
+    ins, outs = interp.get_input_details(), interp.get_output_details()
+    if len(ins) != 1 or len(outs) != 1:
+        raise DataError(f"{what}: has {len(ins)} inputs and {len(outs)} outputs; exactly one of each is supported")
+    inp, out = ins[0], outs[0]
+    for role, d in (("input", inp), ("output", out)):
+        if d["dtype"] != np.int8:
+            raise DataError(f"{what}: {role} type is {np.dtype(d['dtype']).name}; a full-int8 model (int8 input "
+                            "and output) is needed, or give the float .keras/.h5 model to quantize here")
+    shape = [int(v) for v in inp["shape"]]
+    if not shape or shape[0] != 1:
+        raise DataError(f"{what}: input shape {tuple(shape)} has batch {shape[0] if shape else '?'}; batch 1 is needed")
+    check_fits(key, source, shape[1:], int(out["shape"][-1]), input_shape, num_classes)
+    (in_scale, in_zp), (out_scale, out_zp) = inp["quantization"], out["quantization"]
+    return {"input_scale": float(in_scale), "input_zero_point": int(in_zp),
+            "output_scale": float(out_scale), "output_zero_point": int(out_zp),
+            "input_shape": shape, "output_shape": [int(d) for d in out["shape"]]}

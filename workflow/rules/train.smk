@@ -54,8 +54,9 @@ rule baseline:
 
 rule distill:
     input:
-        code("stages/distill.py", "src/tinykd/distill.py", "src/tinykd/train.py", "src/tinykd/model_io.py",
-             "src/tinykd/models", "src/tinykd/data/store.py", "src/tinykd/params.py"),
+        code("stages/distill.py", "src/tinykd/distill.py", "src/tinykd/teacher.py", "src/tinykd/quantize.py",
+             "src/tinykd/train.py", "src/tinykd/model_io.py", "src/tinykd/models", "src/tinykd/data/store.py",
+             "src/tinykd/params.py"),
         DATA,
         "models/teacher.keras",
         "metrics/baseline.json",
@@ -64,8 +65,8 @@ rule distill:
         directory("dvclive/distill"),
         "metrics/distill.json",
     params:
-        **param_values("seed", "student.arch", "kd.alpha", "kd.temperature", "kd.teacher_outputs", "kd.epochs",
-                       "kd.batch_size", "kd.learning_rate", "kd.optimizer", "kd.augment", "kd.views"),
+        **param_values("seed", "student.source", "student.sha256", "student.arch", "kd.alpha", "kd.temperature",
+                       "kd.teacher_outputs", "kd.epochs", "kd.batch_size", "kd.learning_rate", "kd.optimizer", "kd.augment", "kd.views"),
     log:
         "logs/distill.log",
     shell:

@@ -49,11 +49,24 @@ def section_overview(inp: Inputs) -> list[str]:
                    f"{counts.get('val', '?')} validation and {counts.get('test', '?')} test images of {shape}, "
                    f"{ds.get('num_classes', '?')} classes.")
     s = inp.train.get("student") or {}
-    if s:
+    if supplied(inp):
+        out.append(f"Student: **supplied, not trained here** (`student.source` = `{s.get('source')}`, sha256 "
+                   f"`{s.get('sha256', 'n/a')}`, {s.get('format', 'keras')}); no distillation ran, so its accuracy "
+                   "is the supplied model's own.")
+    elif s:
         out.append(f"Distillation: alpha = {s.get('alpha')} (weight of the label loss), temperature T = "
                    f"{s.get('temperature')}, teacher outputs: {s.get('teacher_outputs')}.")
     out.append("")
     return out
+
+
+def supplied(inp: Inputs) -> bool:
+    """True when the distill stage loaded the student from a file (metrics/distill.json "trained": false)."""
+    return (inp.train.get("student") or {}).get("trained") is False
+
+
+def title(inp: Inputs, model: str) -> str:
+    return "supplied student (not trained here)" if model == "student" and supplied(inp) else TITLE[model]
 
 
 def weak_teacher_note(inp: Inputs, margin: float = 0.02) -> list[str]:
@@ -75,13 +88,13 @@ def section_models(inp: Inputs) -> list[str]:
     for m in ("teacher", "baseline", "student"):
         t, q = inp.train.get(m) or {}, inp.quantize.get(m) or {}
         if not t and not q:
-            out.append(f"| {TITLE[m]} | _missing_ | | | | | | | | |")
+            out.append(f"| {title(inp, m)} | _missing_ | | | | | | | | |")
             continue
         fa, ia = _accuracy(inp, m, "float"), _accuracy(inp, m, "int8")
         ratio = (f"{q['keras_bytes'] / q['tflite_bytes']:.2f}x" if q.get("keras_bytes") and q.get("tflite_bytes")
                  else "n/a")
         drop = f"{100 * (fa - ia):+.2f} pt" if fa is not None and ia is not None else "n/a"
-        out.append(f"| {TITLE[m]} | {t.get('arch', 'n/a')} | {num(q.get('params', t.get('params')))} | "
+        out.append(f"| {title(inp, m)} | {t.get('arch', 'n/a')} | {num(q.get('params', t.get('params')))} | "
                    f"{_epochs(inp, m) or 'n/a'} | {pct(fa)} | {pct(ia)} | {drop} | {nbytes(q.get('keras_bytes'))} | "
                    f"{nbytes(q.get('tflite_bytes'))} | {ratio} |")
     out.append("")
@@ -91,9 +104,13 @@ def section_models(inp: Inputs) -> list[str]:
         gain = f"{100 * (s - b):+.2f} points float"
         if bi is not None and si is not None:
             gain += f", {100 * (si - bi):+.2f} points int8"
-        out.append(f"Knowledge distillation changes the student's test accuracy by **{gain}** against the same "
-                   "architecture trained on labels only.")
-        out += weak_teacher_note(inp)
+        if supplied(inp):
+            out.append(f"The supplied student's test accuracy differs by **{gain}** from the baseline (`student.arch` "
+                       "trained on labels only here); it was not distilled here, so this is no distillation gain.")
+        else:
+            out.append(f"Knowledge distillation changes the student's test accuracy by **{gain}** against the same "
+                       "architecture trained on labels only.")
+            out += weak_teacher_note(inp)
     out.append("Size ratio = .keras file bytes / int8 .tflite bytes. int8 accuracies are from the LiteRT "
                "interpreter on the host, one image at a time.")
     out.append("")
@@ -116,10 +133,10 @@ def section_footprint(inp: Inputs) -> list[str]:
         f = fp.get("models", {}).get(m)
         if not f:
             continue
-        out.append(f"| {TITLE[m]} | {nbytes(f.get('weight_bytes'))} | {nbytes(f.get('flash_bytes'))} | "
+        out.append(f"| {title(inp, m)} | {nbytes(f.get('weight_bytes'))} | {nbytes(f.get('flash_bytes'))} | "
                    f"{nbytes(f.get('arena_bytes'))} | {num(f.get('macs'))} | {num(f.get('layers'))} | "
                    f"{yes[f.get('fits_flash')]} | {yes[f.get('fits_ram')]} | {yes[f.get('fits')]} |")
-    fitting = [TITLE[m] for m in ("baseline", "student") if fp.get("models", {}).get(m, {}).get("fits")]
+    fitting = [title(inp, m) for m in ("baseline", "student") if fp.get("models", {}).get(m, {}).get("fits")]
     out += ["", "Students that fit the board: " + (", ".join(fitting) if fitting else "none") + "."]
     fw = inp.firmware
     if fw:
