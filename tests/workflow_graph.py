@@ -45,13 +45,19 @@ def dvc_stages(root: Path) -> dict[str, dict]:
                 if hasattr(dep, "params"):
                     params += list(dep.params)
                 else:
-                    deps.append(os.path.relpath(dep.fs_path, root))
-            stages[stage.addressing] = {
+                    deps.append(os.path.normpath(os.path.relpath(dep.fs_path, root)))
+            stages[stage.name] = {
                 "cmd": _norm_cmd(stage.cmd if isinstance(stage.cmd, str) else " && ".join(stage.cmd)),
-                "deps": _expand(root, deps),
+                "deps": deps,
                 "outs": sorted(os.path.normpath(os.path.relpath(o.fs_path, root)) for o in stage.outs),
                 "params": sorted(params),
             }
+    # A folder dep also covers the outputs of other stages inside it, which need not exist yet.
+    produced = {o for s in stages.values() for o in s["outs"]}
+    for stage in stages.values():
+        holders = {d: {o for o in produced if o.startswith(d + "/")} for d in stage["deps"]}
+        kept = [d for d, inner in holders.items() if not inner or (root / d).exists()]
+        stage["deps"] = _expand(root, kept + sorted(set().union(*holders.values())))
     return stages
 
 
@@ -61,13 +67,15 @@ _LOG_REDIRECT = re.compile(r"\s*(?:&>|>|2>|>>)\s*(?P<log>\S+)(?:\s+2>&1)?\s*$")
 def snakemake_jobs(root: Path) -> list[dict]:
     """All jobs of the default target with every output forced (one per rule and wildcard set)."""
     import snakemake.api as api
+    from snakemake.io import is_flagged
     from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings, ResourceSettings,
                                           StorageSettings)
 
     cwd = os.getcwd()
     try:
         with api.SnakemakeApi(OutputSettings()) as sm:
-            wf = sm.workflow(resource_settings=ResourceSettings(), config_settings=ConfigSettings(),
+            # Two cores, as on the project's machine: training rules take both.
+            wf = sm.workflow(resource_settings=ResourceSettings(cores=2), config_settings=ConfigSettings(),
                              storage_settings=StorageSettings(), snakefile=root / "workflow" / "Snakefile",
                              workdir=root)
             dag_api = wf.dag(DAGSettings(forceall=True))
@@ -81,14 +89,19 @@ def snakemake_jobs(root: Path) -> list[dict]:
                 if cmd:
                     m = _LOG_REDIRECT.search(cmd)
                     if m and m.group("log") in logs:
-                        cmd = cmd[: m.start()]
+                        cmd = cmd[: m.start()].strip()
+                        # A multi-command stage runs in a subshell so one redirect covers all.
+                        if cmd.startswith("( ") and cmd.endswith(" )"):
+                            cmd = cmd[2:-2]
                 jobs.append({
                     "rule": job.rule.name,
                     "cmd": _norm_cmd(cmd) if cmd else None,
                     "deps": _expand(root, [str(p) for p in job.input]),
                     "outs": sorted(os.path.normpath(str(p)) for p in job.output),
+                    "dir_outs": sorted(os.path.normpath(str(p)) for p in job.output if is_flagged(p, "directory")),
                     "params": sorted(k.replace("__", ".") for k in job.params.keys()),
                     "log": logs,
+                    "threads": job.threads,
                 })
             return jobs
     finally:

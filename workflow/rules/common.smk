@@ -1,13 +1,15 @@
-# Shared helpers for the rules files. Each rules file appends its final outputs to ALL_TARGETS.
+# Shared helpers for the rules files. dvc.smk appends every stage's outputs to ALL_TARGETS (`all`).
 import glob
 import os
+
+from snakemake.exceptions import WorkflowError
 
 ALL_TARGETS = []
 DATA = ["data/train.npz", "data/val.npz", "data/test.npz", "data/dataset.json"]
 
 
 def code(*paths):
-    """Files a rule depends on: files as given, folders expanded to every file under them
+    """Files a job depends on: files as given, folders expanded to every file under them
     (byte-code caches excluded), matching a folder dependency in dvc.yaml."""
     files = []
     for path in paths:
@@ -25,6 +27,8 @@ def param_values(*keys):
     for key in keys:
         node = config
         for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise WorkflowError(f"params key {key} is not in params.yaml")
             node = node[part]
         out[key.replace(".", "__")] = node
     return out

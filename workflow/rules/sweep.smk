@@ -20,9 +20,10 @@ SWEEP_K = [str(int(k)) for k in _SWEEP.get("teacher_epochs", [1, 2, 5, 10, 20])]
 GRID = "build/sweep/grid"
 ESKD = "build/sweep/eskd"
 SWEEP_FIGURES = ["accuracy_vs_T.png", "accuracy_vs_T.svg", "heatmap.png", "heatmap.svg"]
-_DISTILL_CODE = code("stages/distill.py", "src/tinykd/distill.py", "src/tinykd/train.py", "src/tinykd/model_io.py",
-                     "src/tinykd/models")
-_QUANTIZE_CODE = code("stages/quantize.py", "src/tinykd/quantize.py", "src/tinykd/train.py", "src/tinykd/model_io.py")
+# The code the points run is the code of the DVC stages they repeat (their repository deps).
+_DISTILL_CODE = dvc_code("distill")
+_QUANTIZE_CODE = dvc_code("quantize@student")
+_TEACHER_CODE = dvc_code("teacher")
 _TABLE_CODE = code("src/tinykd/sweep.py", "src/tinykd/sweep_report.py")
 
 wildcard_constraints:
@@ -122,8 +123,7 @@ rule eskd_params:
 
 rule eskd_teacher:
     input:
-        code("stages/teacher.py", "src/tinykd/teacher.py", "src/tinykd/train.py", "src/tinykd/model_io.py",
-             "src/tinykd/models"),
+        _TEACHER_CODE,
         DATA,
         params=f"{ESKD}/k{{k}}/params.yaml",
     output:
