@@ -1,6 +1,5 @@
-"""Stage export: the student's int8 .tflite -> C (build/model/), plus the footprint report
-of teacher, baseline and student against the board (metrics/footprint.json). A student
-that does not fit the board stops here; a teacher that does not fit is only reported."""
+"""Stage export@<model>: a deployed model's int8 .tflite -> C (build/<...>/model/). A model that
+does not fit the board stops here with what is over; the footprint stage reports all three."""
 import argparse
 
 from _common import run
@@ -9,37 +8,27 @@ from _common import run
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--student", required=True, help="int8 .tflite to export")
-    ap.add_argument("--teacher", required=True, help="int8 .tflite (footprint only)")
-    ap.add_argument("--baseline", required=True, help="int8 .tflite (footprint only)")
+    ap.add_argument("--model", required=True, help="int8 .tflite to export")
+    ap.add_argument("--name", default="student", help="what the model is (student, baseline), for messages")
     ap.add_argument("--outdir", required=True, help="folder for the generated C")
-    ap.add_argument("--footprint", required=True, help="footprint metrics .json to write")
     args = ap.parse_args()
 
     def body():
         from pathlib import Path
 
         from tinykd import params as P
-        from tinykd.atomic import write_json
         from tinykd.errors import ExportError
         from tinykd.export import export_model
-        from tinykd.export.footprint import board, report, require_fit
+        from tinykd.export.footprint import board, model_footprint, require_fit
 
         p = P.load(args.params, sections=["export"])
         brd = board(p["export"]["board"])
-        blobs = {}
-        for name, path in (("student", args.student), ("teacher", args.teacher), ("baseline", args.baseline)):
-            if not Path(path).is_file():
-                raise ExportError(f"{name} model {path!r} does not exist")
-            blobs[name] = Path(path).read_bytes()
-        fp = report(blobs, brd)
-        write_json(args.footprint, fp)
-        for name, m in sorted(fp["models"].items()):
-            print(f"footprint {name}: {m['weight_bytes']} weight bytes, {m['arena_bytes']} arena bytes, "
-                  f"{m['macs']} MACs, fits {brd.name}: {m['fits']}")
-        require_fit("student", fp["models"]["student"], brd)
-        info = export_model(blobs["student"], args.outdir)
-        print(f"export: {info['num_layers']} layers -> {args.outdir}")
+        if not Path(args.model).is_file():
+            raise ExportError(f"{args.name} model {args.model!r} does not exist")
+        blob = Path(args.model).read_bytes()
+        require_fit(args.name, model_footprint(blob, brd), brd)
+        info = export_model(blob, args.outdir)
+        print(f"export {args.name}: {info['num_layers']} layers -> {args.outdir}")
 
     run(body)
 

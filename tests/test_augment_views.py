@@ -134,3 +134,17 @@ def test_resnet9_teacher_builds_logits():
 
     m = models.build("resnet9", (32, 32, 3), 10)
     assert m.outputs[0].shape[-1] == 10 and 0.9e6 < m.count_params() < 1.0e6
+
+
+def test_a_model_trained_with_the_one_cycle_schedule_saves_and_loads(tmp_path):
+    """Keras serializes the optimizer with the model: clone_model must rebuild the schedule."""
+    from tinykd import models
+    from tinykd.model_io import load_keras, save_keras
+
+    x, y = _images(32), np.arange(32) % 3
+    m = models.build("tiny_cnn", x.shape[1:], 3)
+    train.fit(m, {"train": (x, y), "val": (x[:8], y[:8])}, epochs=1, batch_size=16, learning_rate=0.1,
+              augment=True, seed=0, verbose=0, optimizer_name="sgd")
+    save_keras(m, tmp_path / "m.keras")
+    back = load_keras(tmp_path / "m.keras")
+    np.testing.assert_array_equal(np.asarray(back(x[:4] / 255.0)), np.asarray(m(x[:4] / 255.0)))

@@ -120,10 +120,15 @@ def _stage(tmp_path, tool_env, student: str, teacher: str):
     for role, name in (("student", student), ("teacher", teacher), ("baseline", "small")):
         models[role] = tmp_path / f"{role}.tflite"
         models[role].write_bytes(_blob(name))
-    cmd = [sys.executable, str(H.REPO / "stages" / "export.py"), "--params", str(H.REPO / "params.yaml"),
+    params = str(H.REPO / "params.yaml")
+    cmd = [sys.executable, str(H.REPO / "stages" / "footprint.py"), "--params", params,
            "--student", str(models["student"]), "--teacher", str(models["teacher"]),
-           "--baseline", str(models["baseline"]), "--outdir", str(tmp_path / "build" / "model"),
-           "--footprint", str(tmp_path / "footprint.json")]
+           "--baseline", str(models["baseline"]), "--out", str(tmp_path / "footprint.json")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=tool_env, cwd=H.REPO)
+    if proc.returncode:
+        return proc
+    cmd = [sys.executable, str(H.REPO / "stages" / "export.py"), "--params", params,
+           "--model", str(models["student"]), "--name", "student", "--outdir", str(tmp_path / "build" / "model")]
     return subprocess.run(cmd, capture_output=True, text=True, env=tool_env, cwd=H.REPO)
 
 

@@ -1,4 +1,4 @@
-"""The `export` stage as dvc.yaml wires it: `dvc repro --single-item export` in a temporary
+"""The `export@student` and `footprint` stages as dvc.yaml wires them: `dvc repro --single-item` in a temporary
 copy of the project with small int8 models in models/; outputs complete and byte-identical
 on a forced rerun."""
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_dvc_export_stage(tmp_path, tool_env):
     (proj / ".gitignore").write_text("/models/\n/metrics/\n/build/\n")
     run(["git", "init", "-q"], proj, tool_env)
     run(["dvc", "init", "-q"], proj, tool_env)
-    run(["dvc", "repro", "--single-item", "export"], proj, tool_env)
+    run(["dvc", "repro", "--single-item", "export@student", "footprint"], proj, tool_env)
 
     model = proj / "build" / "model"
     names = sorted(p.name for p in model.iterdir())
@@ -67,6 +67,6 @@ def test_dvc_export_stage(tmp_path, tool_env):
 
     before = {p: p.read_bytes() for p in sorted(model.iterdir())} | {
         proj / "metrics/footprint.json": (proj / "metrics/footprint.json").read_bytes()}
-    run(["dvc", "repro", "--single-item", "--force", "export"], proj, tool_env)
+    run(["dvc", "repro", "--single-item", "--force", "export@student", "footprint"], proj, tool_env)
     changed = [p.name for p, data in before.items() if p.read_bytes() != data]
     assert not changed, changed

@@ -66,7 +66,7 @@ def test_report_without_device_results_says_so(trained_project, tmp_path):
                        device_plots=tmp_path / "no_plots", dataset_json=trained_project / "data" / "dataset.json",
                        sweep_dir=tmp_path / "no_sweep")
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "_Not available: metrics/device.json does not exist (run `dvc repro evaluate`)" in report
+    assert "_Not available: metrics/device.json does not exist (run `dvc repro evaluate@student`)" in report
     assert "| accuracy on the device" not in report and "| latency" not in report
     assert str(metrics / "device.json") in inp.missing
     assert not (tmp_path / "out" / "confusion_matrix.png").exists()

@@ -111,23 +111,40 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
 
 def _one_cycle(peak: float, total_steps: int, warmup: float = 0.2):
     """Linear warm-up from 0 to `peak` over the first `warmup` of the steps, then linear to 0."""
-    import keras
-    from keras import ops
-
     total = float(max(1, total_steps))
-    up = max(1.0, warmup * total)
+    return _schedule_class()(peak=float(peak), total=total, up=max(1.0, warmup * total))
 
-    class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
-        def __call__(self, step):
-            step = ops.cast(step, "float32")
-            rise = step / up
-            fall = (total - step) / max(1.0, total - up)
-            return peak * ops.maximum(0.0, ops.minimum(rise, fall))
 
-        def get_config(self):
-            return {}
+_ONE_CYCLE = None
 
-    return OneCycle()
+
+def _schedule_class():
+    """The one-cycle schedule class, registered with Keras (built lazily: the keras import is slow).
+
+    Registered and with a full get_config because Keras serializes the optimizer with the model:
+    clone_model (model_io.strip_training_state) must be able to rebuild it.
+    """
+    global _ONE_CYCLE
+    if _ONE_CYCLE is None:
+        import keras
+        from keras import ops
+
+        @keras.saving.register_keras_serializable(package="tinykd")
+        class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+            def __init__(self, peak: float, total: float, up: float):
+                self.peak, self.total, self.up = float(peak), float(total), float(up)
+
+            def __call__(self, step):
+                step = ops.cast(step, "float32")
+                rise = step / self.up
+                fall = (self.total - step) / max(1.0, self.total - self.up)
+                return self.peak * ops.maximum(0.0, ops.minimum(rise, fall))
+
+            def get_config(self):
+                return {"peak": self.peak, "total": self.total, "up": self.up}
+
+        _ONE_CYCLE = OneCycle
+    return _ONE_CYCLE
 
 
 def optimizer(learning_rate: float, epochs: int, steps_per_epoch: int, name: str = "adam"):

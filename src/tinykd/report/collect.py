@@ -85,6 +85,7 @@ class Inputs:
     footprint: dict | None = None
     firmware: dict | None = None
     device: dict | None = None
+    device_baseline: dict | None = None
     confusion: tuple | None = None
     sweep: dict | None = None
     missing: list[str] = field(default_factory=list)
@@ -109,6 +110,7 @@ def collect(metrics_dir: Path, live_dir: Path, device_plots: Path, dataset_json:
     inp.footprint = get(metrics_dir / "footprint.json")
     inp.firmware = get(metrics_dir / "firmware.json")
     inp.device = get(metrics_dir / "device.json")
+    inp.device_baseline = get(metrics_dir / "baseline" / "device.json")
     classes = (inp.dataset or {}).get("classes")
     inp.confusion = get(Path(device_plots) / "confusion.csv", lambda p: read_confusion(p, classes))
     if sweep_dir is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .collect import Inputs
 
 TITLE = {"teacher": "teacher", "baseline": "student without KD (baseline)", "student": "distilled student"}
-STAGE_OF = {"footprint": "export", "firmware": "build", "device": "evaluate"}
+STAGE_OF = {"footprint": "footprint", "firmware": "build@student", "device": "evaluate@student"}
 
 
 def pct(v) -> str:
@@ -121,7 +121,7 @@ def section_footprint(inp: Inputs) -> list[str]:
     fp = inp.footprint
     out = ["## Footprint on the board", ""]
     if not fp:
-        return out + [_absent("footprint", "metrics/footprint.json", "export")]
+        return out + [_absent("footprint", "metrics/footprint.json", "footprint")]
     b = fp.get("board", {})
     out.append(f"Board **{b.get('name')}**: flash budget for the model {nbytes(b.get('flash_budget'))} "
                f"(of {nbytes(b.get('flash_bytes'))}), arena budget {nbytes(b.get('arena_budget'))} in "
@@ -145,32 +145,52 @@ def section_footprint(inp: Inputs) -> list[str]:
                                 for k, label in (("flash_used", "flash"), ("sram1_used", "SRAM1"),
                                                  ("sram2_used", "SRAM2")) if k in fw) + "."]
     else:
-        out += ["", _absent("firmware size", "metrics/firmware.json", "build")]
+        out += ["", _absent("firmware size", "metrics/firmware.json", "build@student")]
     out.append("")
     return out
 
 
+def _device_cell(d: dict | None, key: str, fmt) -> str:
+    if not d or d.get(key) is None:
+        return "n/a"
+    return fmt(d[key])
+
+
 def section_device(inp: Inputs) -> list[str]:
-    d = inp.device
+    d, b = inp.device, inp.device_baseline
     out = ["## On the device", ""]
     if not d:
-        return out + [_absent("on-device accuracy, latency or agreement", "metrics/device.json", "evaluate")]
+        return out + [_absent("on-device accuracy, latency or agreement", "metrics/device.json", "evaluate@student")]
     unit = d.get("latency_unit", "cycles")
     where = ("QEMU's emulated B-L475E-IOT01A (latency counted in guest instructions: a lower bound for the "
              "real chip's cycles)" if d.get("emulated") else f"the board (backend {d.get('backend')}, DWT cycle counter)")
+    rows = [
+        ("accuracy on the device", "accuracy", pct),
+        ("accuracy of the same .tflite on the host", "host_accuracy", pct),
+        ("outputs bit-exact with the host", "bit_exact", pct),
+        ("images bit-exact", "bit_exact_images", num),
+        ("top-1 agreement device/host", "top1_agreement", pct),
+        (f"latency, median ({unit})", f"latency_{unit}_median", num),
+        (f"latency, 95th percentile ({unit})", f"latency_{unit}_p95", num),
+        ("latency at 80 MHz, median", "latency_ms_at_80mhz", lambda v: f"{v} ms"),
+        ("MACs per inference", "macs", num),
+        ("arena", "arena_bytes", nbytes),
+    ]
     out += [f"Measured on {where}, {d.get('samples')} test images.", "",
-            "| quantity | value |", "|---|---:|",
-            f"| accuracy on the device | {pct(d.get('accuracy'))} |",
-            f"| accuracy of the same .tflite on the host | {pct(d.get('host_accuracy'))} |",
-            f"| outputs bit-exact with the host | {pct(d.get('bit_exact'))} ({d.get('bit_exact_images')} images) |",
-            f"| top-1 agreement device/host | {pct(d.get('top1_agreement'))} |",
-            f"| latency, median | {d.get(f'latency_{unit}_median', 'n/a'):,} {unit} |",
-            f"| latency, 95th percentile | {d.get(f'latency_{unit}_p95', 'n/a'):,} {unit} |",
-            f"| latency at 80 MHz, median | {d.get('latency_ms_at_80mhz')} ms |",
-            f"| MACs per inference | {num(d.get('macs'))} |",
-            f"| arena | {nbytes(d.get('arena_bytes'))} |", ""]
+            "| quantity | distilled student | baseline |", "|---|---:|---:|"]
+    out += [f"| {label} | {_device_cell(d, key, fmt)} | {_device_cell(b, key, fmt)} |" for label, key, fmt in rows]
+    out.append("")
+    if b and d.get("accuracy") is not None and b.get("accuracy") is not None:
+        same = d.get("samples") == b.get("samples")
+        out.append(f"On the device, knowledge distillation changes int8 top-1 accuracy by "
+                   f"**{100 * (d['accuracy'] - b['accuracy']):+.2f} points** against the baseline"
+                   + ("." if same else f" (careful: {d.get('samples')} vs {b.get('samples')} images)."))
+        out += weak_teacher_note(inp)
+        out.append("")
+    elif not b:
+        out += [_absent("the baseline on the device", "metrics/baseline/device.json", "evaluate@baseline"), ""]
     if inp.confusion is None:
-        out.append(_absent("confusion matrix", "plots/device/confusion.csv", "evaluate"))
+        out.append(_absent("confusion matrix", "plots/device/confusion.csv", "evaluate@student"))
     return out
 
 
