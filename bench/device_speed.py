@@ -1,14 +1,19 @@
 """Device speed under QEMU's B-L475E-IOT01A (`-icount shift=0`): instructions per inference,
-MACs per instruction and the evaluation throughput over the UART link, for the default student
-(params.yaml student.arch) and the MLPerf Tiny ResNet-8.
+MACs per instruction and the evaluation throughput over the UART link and over the semihosting
+bulk path, for the default student (params.yaml student.arch) and the MLPerf Tiny ResNet-8.
 
-    python -m bench.device_speed [--models cnn_small resnet8] [--images 20] [--workdir build/bench/device]
+    python -m bench.device_speed [--models cnn_small resnet8] [--images 20] [--bulk-images 10000]
+                                 [--data data] [--jobs N] [--workdir build/bench/device]
 
 Models use seeded random weights and batch-norm statistics (speed does not depend on the
 values) unless --tflite ARCH=PATH gives a trained one. Each is exported with `tinykd export`,
 built with the normal firmware (firmware/Makefile) and flashed to a QEMU board; the host then
 sends --images random CIFAR-shaped images through the tinykd protocol, checking each output
-against LiteRT's reference kernels.
+against TFLite Micro's reference interpreter. Then the bulk path (what `evaluate` uses on QEMU):
+--bulk-images test images (the first of --data's test.npz, default data/, else random ones)
+through tinykd-semihost.elf on --jobs QEMU instances (default one per core) while the host
+reference checks every output; wall time from the first QEMU start to the last output checked.
+Its tick counts must equal the UART ones for the images both paths ran.
 
 Figures: with -icount shift=0 one guest instruction is 1 ns of virtual time and SysTick runs at
 80 MHz, so one tick = 12.5 instructions. The firmware restarts SysTick's tick grid at the start of each
@@ -54,7 +59,43 @@ def seeded_tflite(arch: str, cache: Path) -> Path:
     return path
 
 
-def measure(tflite: Path, work: Path, images: int) -> dict:
+def bulk_inputs(data: Path | None, n: int, ref, rng) -> tuple[np.ndarray, str]:
+    from tinykd.device.evaluate import quantize_input
+
+    shape = tuple(ref.inp["shape"])[1:]
+    if data is not None and (data / "test.npz").is_file():
+        with np.load(data / "test.npz") as z:
+            x = z["x"][:n]
+        if x.shape[1:] == shape:
+            return quantize_input(x, ref.input_scale, ref.input_zero_point), f"{len(x)} test images of {data}"
+    return rng.integers(-128, 128, (n, *shape), dtype=np.int8), f"{n} random images"
+
+
+def measure_bulk(elf: Path, ref, inputs: np.ndarray, jobs: int | None) -> dict:
+    from tinykd.device import bulk
+
+    host: list[np.ndarray] = []
+
+    def work() -> bool:
+        if len(host) == len(inputs):
+            return False
+        host.append(ref.run(inputs[len(host)]))
+        return True
+
+    t0 = time.monotonic()
+    hello, records = bulk.run(elf, inputs, jobs=jobs, work=work, timeout_s=300)
+    qemu_s = time.monotonic() - t0
+    while work():
+        pass
+    wall = time.monotonic() - t0
+    exact = sum(np.array_equal(np.frombuffer(o, np.int8), h) for (o, _), h in zip(records, host))
+    return {"n": len(inputs), "wall_s": wall, "qemu_s": qemu_s, "images_per_s": len(inputs) / wall,
+            "bit_exact": exact / len(inputs), "exact": exact, "records": records,
+            "jobs": max(1, min(jobs or bulk.default_jobs(), len(inputs))),
+            "guest_instructions": sum(hello.ticks_to_units(t) for _, t in records)}
+
+
+def measure(tflite: Path, work: Path, images: int, bulk_images: int, data: Path | None, jobs: int | None) -> dict:
     from tinykd.cli import main as tinykd
     from tinykd.device import firmware as fw
     from tinykd.device.evaluate import HostReference
@@ -82,10 +123,20 @@ def measure(tflite: Path, work: Path, images: int) -> dict:
     exact = sum(np.array_equal(np.frombuffer(r.output, np.int8), ref.run(x)) for r, x in zip(results, xs))
     instr = np.array([hello.ticks_to_units(r.ticks) for r in results])
     med = float(np.median(instr))
-    return {"macs": hello.macs, "instructions": med, "spread": float(instr.max() - instr.min()),
-            "macs_per_instruction": hello.macs / med, "ms_at_80mhz": med / 80e3,
-            "images_per_s": images / wall, "bit_exact": f"{exact}/{images}", "input_bytes": hello.input_bytes,
-            "arena": hello.arena_bytes, "flash": mem["flash_used"], "sram1": mem["sram1_used"]}
+    row = {"macs": hello.macs, "instructions": med, "spread": float(instr.max() - instr.min()),
+           "macs_per_instruction": hello.macs / med, "ms_at_80mhz": med / 80e3,
+           "images_per_s": images / wall, "bit_exact": f"{exact}/{images}", "input_bytes": hello.input_bytes,
+           "arena": hello.arena_bytes, "flash": mem["flash_used"], "sram1": mem["sram1_used"]}
+    if bulk_images > 0:
+        semi = elf.with_name("tinykd-semihost.elf")
+        same = [(r.output, r.ticks) for r in results]
+        semi_uart = measure_bulk(semi, ref, np.stack(xs), jobs)["records"]
+        if semi_uart != same:
+            raise SystemExit(f"{tflite.name}: the semihost path's outputs/ticks differ from the UART path's")
+        inputs, what = bulk_inputs(data, bulk_images, ref, rng)
+        print(f"  bulk: {what} ...", flush=True)
+        row["bulk"] = measure_bulk(semi, ref, inputs, jobs)
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=[default_student, "resnet8"])
     ap.add_argument("--tflite", nargs="*", default=[], metavar="ARCH=PATH", help="trained int8 models to use")
-    ap.add_argument("--images", type=int, default=20)
+    ap.add_argument("--images", type=int, default=20, help="images over the UART")
+    ap.add_argument("--bulk-images", type=int, default=10_000, help="images over semihosting (0: skip)")
+    ap.add_argument("--data", default=str(REPO / "data"), help="dataset folder whose test.npz the bulk run uses")
+    ap.add_argument("--jobs", type=int, default=None, help="QEMU instances for the bulk run [one per core]")
     ap.add_argument("--workdir", default=str(REPO / "build" / "bench" / "device"))
     args = ap.parse_args(argv)
     given = dict(item.split("=", 1) for item in args.tflite)
@@ -104,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     for arch in args.models:
         tfl = Path(given[arch]) if arch in given else seeded_tflite(arch, work / "models")
         print(f"[{arch}] export, build, QEMU ({args.images} images) ...", flush=True)
-        rows.append((arch, measure(tfl, work / arch, args.images)))
+        rows.append((arch, measure(tfl, work / arch, args.images, args.bulk_images, Path(args.data), args.jobs)))
     print()
     print("QEMU b-l475e-iot01a, -icount shift=0 (1 instruction = 1 ns; SysTick tick = 12.5 instructions)")
     head = (f"{'model':<10} {'MACs':>11} {'instr/inference':>16} {'MACs/instr':>10} {'ms@80MHz':>9} "
@@ -118,6 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     print("\nlink img/s: wall-clock images per second through QEMU's UART model "
           f"({rows[0][1]['input_bytes']} input bytes per image); instruction counts vary by at most "
           f"{max(r['spread'] for _, r in rows):.1f} across images (data-dependent branches).")
+    bulk_rows = [(a, r["bulk"]) for a, r in rows if "bulk" in r]
+    if bulk_rows:
+        print(f"\nsemihosting bulk path (evaluate's QEMU default), host reference checking every output, "
+              f"{os.cpu_count()} cores:")
+        head = (f"{'model':<10} {'images':>7} {'QEMUs':>5} {'wall s':>8} {'wall min':>8} {'img/s':>8} "
+                f"{'guest MIPS':>10} {'bit-exact':>10}")
+        print(head)
+        print("-" * len(head))
+        for arch, b in bulk_rows:
+            print(f"{arch:<10} {b['n']:>7} {b['jobs']:>5} {b['wall_s']:>8.1f} {b['wall_s'] / 60:>8.2f} "
+                  f"{b['images_per_s']:>8.1f} {b['guest_instructions'] / b['qemu_s'] / 1e6:>10.0f} "
+                  f"{b['bit_exact']:>10.6f}")
+        print("guest MIPS: emulated instructions per second of QEMU wall time, all instances together.")
     return 0
 
 

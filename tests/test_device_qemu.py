@@ -529,3 +529,17 @@ def test_bulk_stage_stopped_mid_run_writes_no_metrics(pipe, tool_env, tmp_path, 
     assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir())
     for pid in qemus:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_transport_choice():
+    from tinykd.device.evaluate import choose_transport
+    from tinykd.errors import ParamError
+
+    assert choose_transport("auto", "qemu", "") == "semihost"
+    assert choose_transport("auto", "qemu", "socket://127.0.0.1:4444") == "uart"
+    assert choose_transport("auto", "stlink", "/dev/ttyACM0") == "uart"
+    assert choose_transport("uart", "qemu", "") == "uart"
+    with pytest.raises(ParamError, match="semihosting needs the QEMU board"):
+        choose_transport("semihost", "stlink", "/dev/ttyACM0")
+    with pytest.raises(ParamError, match="evaluate.transport"):
+        choose_transport("jtag", "qemu", "")
