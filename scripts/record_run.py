@@ -2,6 +2,7 @@
 
     python scripts/record_run.py repro [--log logs/repro-times.json] [dvc repro args...]
     python scripts/record_run.py record results/<name> [--times logs/repro-times.json]
+    python scripts/record_run.py table results/<name>     # the README's Results table, from the files
 
 `repro` runs `dvc repro` and timestamps its output: a stage's wall time runs from its
 "Running stage" line to the next one (or the end). `record` copies what a reader needs to hold
@@ -99,6 +100,42 @@ def record(out: Path, times: Path) -> None:
     print(f"recorded: {out}")
 
 
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.2f} %"
+
+
+def table(run: Path) -> str:
+    """Markdown table of teacher, baseline and distilled student read from a recorded run."""
+    m = run / "metrics"
+    times = _read(run / "stage_times.json")
+    fp = _read(m / "footprint.json").get("models", {})
+    rows = ["| model | parameters | float (host) | int8 (host) | int8 on the device | latency at 80 MHz "
+            "| firmware flash | arena RAM | training |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    device = {"student": (_read(m / "device.json"), _read(m / "firmware.json")),
+              "baseline": (_read(m / "baseline" / "device.json"), _read(m / "baseline" / "firmware.json"))}
+    train_stage = {"teacher": "teacher", "baseline": "baseline", "student": "distill"}
+    names = {"teacher": "teacher", "baseline": "student, labels only (baseline)", "student": "student, distilled"}
+    for model in ("teacher", "baseline", "student"):
+        q = _read(m / f"quantize_{model}.json")
+        t = _read(m / f"{train_stage[model]}.json")
+        dev, fw = device.get(model, ({}, {}))
+        on_dev = _pct(dev.get("accuracy")) + (f" ({dev['samples']:,} images)" if dev.get("samples") else "")
+        lat = f"{dev['latency_ms_at_80mhz']} ms" if dev.get("latency_ms_at_80mhz") is not None else "–"
+        flash = f"{fw['flash_used']:,} B" if fw.get("flash_used") else "–"
+        arena = fp.get(model, {}).get("arena_bytes")
+        sec = times.get(train_stage[model])
+        rows.append(f"| {names[model]} ({t.get('arch', '?')}) | {q.get('params', t.get('params', 0)):,} "
+                    f"| {_pct(q.get('float_accuracy', t.get('test_accuracy')))} | {_pct(q.get('int8_accuracy'))} "
+                    f"| {on_dev} | {lat} | {flash} | {f'{arena:,} B' if arena else '–'} "
+                    f"| {f'{sec / 60:.0f} min' if sec else '–'} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -107,9 +144,14 @@ def main() -> None:
     rec = sub.add_parser("record", help="copy this run's params, lock, metrics, report, times into a folder")
     rec.add_argument("out", type=Path)
     rec.add_argument("--times", type=Path, default=Path("logs/repro-times.json"))
+    tab = sub.add_parser("table", help="print the Results table of a recorded run")
+    tab.add_argument("run", type=Path)
     args, rest = ap.parse_known_args()
     if args.cmd == "repro":
         sys.exit(repro(args.log, rest))
+    if args.cmd == "table":
+        print(table(args.run))
+        return
     record(args.out, args.times)
 
 
