@@ -104,7 +104,8 @@ def test_pipeline_on_qemu_is_bit_exact_on_every_image(pipe, tool_env):
     assert fwm["flash_used"] <= fwm["flash_limit"] and fwm["sram1_used"] <= fwm["sram1_limit"]
     assert fwm["model_sha256"] == json.loads((pipe["model"] / "model.json").read_text())["sha256"]
     record = json.loads((w / "flash" / "flash.json").read_text())
-    assert record["backend"] == "qemu" and (w / "flash" / "flash.elf").read_bytes() == (w / "fw" / "tinykd.elf").read_bytes()
+    assert record["backend"] == "qemu"
+    assert (w / "flash" / "flash.elf").read_bytes() == (w / "fw" / "tinykd.elf").read_bytes()
 
     out = _ok(_evaluate(pipe, pipe["params"], w / "flash", "run1", tool_env))
     m = json.loads((w / "run1" / "device.json").read_text())
@@ -138,9 +139,10 @@ def test_pipeline_on_qemu_is_bit_exact_on_every_image(pipe, tool_env):
     # the same outputs and the same tick counts, image by image.
     assert m.pop("transport") == "semihost" and m2.pop("transport") == "uart"
     # Same results to the byte, latencies included: each inference restarts SysTick's tick grid
-    # (board_measure_begin), so the host's timing cannot move a latency by a tick (see README).
+    # (board_measure_begin), so the host's timing cannot move a latency by a tick (see docs/firmware.md).
     assert m2 == m
-    assert (w / "run2" / "plots" / "per_image.csv").read_bytes() == (w / "run1" / "plots" / "per_image.csv").read_bytes()
+    per_image = "plots/per_image.csv"
+    assert (w / "run2" / per_image).read_bytes() == (w / "run1" / per_image).read_bytes()
 
 
 def test_device_metrics_are_byte_identical_across_evaluations(pipe, tool_env):
@@ -153,7 +155,11 @@ def test_device_metrics_are_byte_identical_across_evaluations(pipe, tool_env):
         _ok(_evaluate(pipe, pipe["params"], w / "flash", out, tool_env))
     first = json.loads((w / "again1" / "device.json").read_text())
     assert first["samples"] == N_IMAGES and first["timer"] == "systick"
-    ticks = lambda out: [int(r.split(",")[5]) for r in (w / out / "plots" / "per_image.csv").read_text().splitlines()[1:]]
+
+    def ticks(out):
+        rows = (w / out / "plots" / "per_image.csv").read_text().splitlines()[1:]
+        return [int(r.split(",")[5]) for r in rows]
+
     assert ticks("again2") == ticks("again1") and len(set(ticks("again1"))) > 1  # per image, not one constant
     assert (w / "again2" / "device.json").read_bytes() == (w / "again1" / "device.json").read_bytes()
     for name in ("per_image.csv", "confusion.csv"):

@@ -33,7 +33,7 @@ COURSE_CASES = (
     ("teacher-only-T4", 0.0, 4.0, "alpha = 0, T = 4: match the teacher's softened outputs, no labels"),
     ("keras-example", 0.1, 10.0, "alpha = 0.1, T = 10: the Keras knowledge-distillation example"),
     ("mnist", 0.5, 4.0, "alpha = 0.5, T = 4: the course's MNIST distillation"),
-    ("final", 0.4, 3.0, "alpha = 0.4, T = 3: the course's final choice (params.yaml default)"),
+    ("final", 0.4, 3.0, "alpha = 0.4, T = 3: the course's final choice (presets/course_kd.yaml)"),
 )
 
 # Metrics collected per experiment: (column, metrics file, key).
@@ -101,7 +101,8 @@ def check_grid(temperatures, alphas) -> None:
         if not 0.0 <= float(a) <= 1.0:
             raise ParamError("kd.alpha", a, "numbers between 0 and 1")
     if not temperatures or not alphas:
-        raise ParamError("sweep grid", f"{list(temperatures)} x {list(alphas)}", "at least one temperature and one alpha")
+        raise ParamError("sweep grid", f"{list(temperatures)} x {list(alphas)}",
+                         "at least one temperature and one alpha")
 
 
 def parse_numbers(text: str, key: str) -> list[float]:
@@ -176,7 +177,8 @@ def start(jobs: int, cwd: Path = Path(".")) -> None:
             raise TinykdError(f"`dvc queue start -j {jobs}` failed: {last[0]}")
 
 
-_STATUS_LINE = re.compile(r"^(?P<task>[0-9a-f]{7,})\s+(?P<name>\S+)\s+.*\s(?P<status>Queued|Running|Success|Failed)\s*$")
+_STATUS_LINE = re.compile(r"^(?P<task>[0-9a-f]{7,})\s+(?P<name>\S+)\s+.*"
+                          r"\s(?P<status>Queued|Running|Success|Failed)\s*$")
 
 
 def queue_status(cwd: Path = Path(".")) -> dict[str, str]:

@@ -2,7 +2,7 @@
 structured) and pruning-preserving QAT, each ending in the quantize stage's int8 converter.
 
 `compress(method, model, data, params)` runs one method and returns the .tflite bytes and the
-metrics the `compress` stage writes (see README, "Compression: QAT and pruning").
+metrics the `compress` stage writes (see docs/compression.md).
 """
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def compress(method: str, model, data: dict, params: dict, verbose: int = 2) -> 
         "kernel_sparsity": kz / kn if kn else 0.0,
         "int8_weight_sparsity": wz / wn if wn else 0.0,
         "int8_weights": int(wn), "int8_zero_weights": int(wz),
-        "tflite_bytes": len(blob), "tflite_sha256": hashlib.sha256(blob).hexdigest(), "gzip_bytes": int(gz), "float_tflite_gzip_bytes": int(float_gzip),
+        "tflite_bytes": len(blob), "tflite_sha256": hashlib.sha256(blob).hexdigest(), "gzip_bytes": int(gz),
+        "float_tflite_gzip_bytes": int(float_gzip),
         "compression_factor": float_gzip / gz,
         "test_samples": int(len(yt)), "representative_samples": int(len(calib)),
         **M.footprint(blob),
