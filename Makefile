@@ -1,6 +1,7 @@
 # The two commands of the README do all set-up themselves:
 #   make repro   venv + pip + system packages, `tinykd params check`, then `dvc repro`
 #   make test    venv + pip + system packages, then the test suite
+#   make lint    ruff over the Python code, `snakemake --lint` over the workflow
 PYTHON  ?= python3
 VENV    ?= .venv
 BIN      = $(VENV)/bin
@@ -34,6 +35,10 @@ repro: setup
 
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(TEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check src stages tests bench scripts
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/snakemake_lint.py -s workflow/Snakefile
 
 bench: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench

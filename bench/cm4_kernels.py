@@ -127,7 +127,8 @@ def main(argv=None) -> int:
     for arch, r in results.items():
         macs = r["reference"]["info"]["macs"]
         ri, ci = r["reference"]["instructions"], r["auto"]["instructions"]
-        print(f"{arch:<10} {macs:>11,} {ri:>13,.0f} {ci:>12,.0f} {ri / ci:>7.2f}x {macs / ri:>13.3f} {macs / ci:>13.3f}")
+        print(f"{arch:<10} {macs:>11,} {ri:>13,.0f} {ci:>12,.0f} {ri / ci:>7.2f}x "
+              f"{macs / ri:>13.3f} {macs / ci:>13.3f}")
     for arch, r in results.items():
         print("\n".join(report(arch, r)))
     if args.json:

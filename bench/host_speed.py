@@ -43,7 +43,8 @@ def main() -> None:
         if args.metrics:
             write_json(args.metrics, report)
         for model in ("teacher", "student"):
-            print(f"{model}: {report[model + '_float_ms']:.3f} ms float32, {report[model + '_int8_ms']:.3f} ms int8 per image")
+            print(f"{model}: {report[model + '_float_ms']:.3f} ms float32, "
+                  f"{report[model + '_int8_ms']:.3f} ms int8 per image")
         print(f"speed: the student is {report['speedup_float']:.1f}x faster than the teacher in float32, "
               f"{report['speedup_int8']:.1f}x in int8 (host, LiteRT, 1 thread)")
 

@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import serial
 
-    from tinykd.device import firmware
     from tinykd.cli import main as tinykd_main
+    from tinykd.device import firmware
     from tinykd.mlperf import runner
     from tinykd.mlperf.cli import qemu_board
     from tinykd.mlperf.client import Device

@@ -74,7 +74,8 @@ def machine() -> dict:
         m = re.search(r"MemTotal:\s+(\d+) kB", meminfo.read_text())
         mem = round(int(m.group(1)) / 1024 ** 2, 1) if m else None
     qemu = shutil.which("qemu-system-arm")
-    qemu_v = subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout.splitlines()[0] if qemu else None
+    qemu_v = (subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+              if qemu else None)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem, "os": platform.platform(),
             "python": platform.python_version(), "qemu": qemu_v, "git_commit": commit,

@@ -48,12 +48,11 @@ def main() -> None:
         from tinykd.atomic import write_bytes, write_json
 
         p = P.load(args.params, sections=["quantize"])
+        from pathlib import Path
+
         from tinykd import train
         from tinykd.model_io import ends_in_softmax, load_keras
         from tinykd.quantize import convert_int8, representative_indices, run_tflite
-
-        from pathlib import Path
-
         from tinykd.teacher import is_tflite
 
         train.seed_everything(p["seed"])

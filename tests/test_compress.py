@@ -129,7 +129,7 @@ def test_structured_removal_is_exact_and_smaller():
     """Masked channels produce exact zeros, so the rebuilt narrower model computes the same."""
     m = _tiny_bn_model()
     pruner = P.Pruner(m, "structured")
-    assert sorted(l.name for l in pruner.layers) == ["c1", "c2"]  # logits feed the output
+    assert sorted(layer.name for layer in pruner.layers) == ["c1", "c2"]  # logits feed the output
     pruner.update(0.5)
     pruner.apply()
     small = P.remove_channels(m, pruner.keep)

@@ -65,7 +65,7 @@ def test_cli_prints_one_error_line(tmp_path, tool_env):
     proc = subprocess.run([sys.executable, "-m", "tinykd.cli", "export", str(model), str(tmp_path / "o")],
                           capture_output=True, text=True, env=tool_env)
     assert proc.returncode == 1
-    lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "CONCATENATION" in lines[0] and "Traceback" not in proc.stderr
 
 

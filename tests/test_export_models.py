@@ -5,9 +5,7 @@ and a Cortex-M4 cross-compile of the generated code."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -170,7 +168,11 @@ def test_layer_hooks_are_called(tmp_path, nn_lib):
 #include <stdio.h>
 #include "model.h"
 static int8_t in[TINYKD_INPUT_BYTES], out[TINYKD_OUTPUT_BYTES];
-int main(void) { int rc = tinykd_model_invoke(in, out); printf("\nrc=%d layers=%d\n", rc, TINYKD_NUM_LAYERS); return rc; }
+int main(void) {
+  int rc = tinykd_model_invoke(in, out);
+  printf("\nrc=%d layers=%d\n", rc, TINYKD_NUM_LAYERS);
+  return rc;
+}
 ''')
     exe = tmp_path / "hooks"
     cmd = ["gcc", *H.CFLAGS, "-include", "stdio.h", "-DTINYKD_LAYER_BEGIN(i)=printf(\"b%d \",(int)(i))",

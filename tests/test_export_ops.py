@@ -137,7 +137,8 @@ for i, p in enumerate(_conv_cases()):
 for i, p in enumerate(_dw_cases()):
     CASES.append((f"depthwise-{i}-s{p['stride']}-{p['padding']}-k{p['kernel']}-c{p['c']}-dm{p['dm']}-"
                   f"{'pc' if p['per_channel'] else 'pt'}-{p['act']}", _model_dw, p, "DEPTHWISE_CONV_2D"))
-for i, (pc, act, bias) in enumerate([(False, None, True), (True, "relu", True), (False, "relu6", False), (True, None, True)]):
+_DENSE = [(False, None, True), (True, "relu", True), (False, "relu6", False), (True, None, True)]
+for i, (pc, act, bias) in enumerate(_DENSE):
     p = dict(d=_odd(5, 40), units=_odd(3, 13), act=act, bias=bias, per_channel=True, dense_per_channel=pc)
     CASES.append((f"dense-{i}-{p['d']}to{p['units']}-{'pc' if pc else 'pt'}-{act}-bias{int(bias)}", _model_dense, p,
                   "FULLY_CONNECTED"))

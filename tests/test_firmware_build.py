@@ -148,8 +148,11 @@ def test_semihost_flavour_shares_the_uart_image_code_and_only_it_semihosts(tmp_p
     assert {"tinykd_model_invoke", "inference_run", "board_ticks", "board_measure_begin", "board_init"} <= shared
     assert all(len(uart_fns[f]) == len(semi_fns[f]) for f in shared - {"frontend_run"}), \
         [f for f in shared if len(uart_fns[f]) != len(semi_fns[f])]
-    dis = lambda e: subprocess.run(["arm-none-eabi-objdump", "-d", str(e)], capture_output=True, text=True,
-                                   check=True).stdout
+
+    def dis(elf_path):
+        return subprocess.run(["arm-none-eabi-objdump", "-d", str(elf_path)], capture_output=True, text=True,
+                              check=True).stdout
+
     assert "bkpt\t0x00ab" not in dis(elf)
     assert "bkpt\t0x00ab" in dis(semi)
     # the mlperf front-end gets no semihost flavour

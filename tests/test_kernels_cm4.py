@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import time
 import zlib
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -198,7 +197,8 @@ def test_scratch_sizes_match_the_c_companions(tmp_path):
         o, kh, kw, kc = layer.dims["filter"]
         on, oh, ow, oc = layer.dims["output"]
         p = layer.params
-        lines.append(f"{{ tk_dims in = {{{n},{h},{w},{c}}}, f = {{{o},{kh},{kw},{kc}}}, out = {{{on},{oh},{ow},{oc}}};\n"
+        lines.append(f"{{ tk_dims in = {{{n},{h},{w},{c}}}, f = {{{o},{kh},{kw},{kc}}}, "
+                     f"out = {{{on},{oh},{ow},{oc}}};\n"
                      f"  tk_conv_params p = {{0}}; p.stride_h = {p['stride_h']}; p.stride_w = {p['stride_w']};"
                      f" p.pad_h = {p['pad_h']}; p.pad_w = {p['pad_w']};\n"
                      f"  printf(\"%ld %ld %ld\\n\", (long)tk_conv2d_s8_cm4_scratch_size(&p, &in, &f, &out),"
@@ -237,7 +237,8 @@ def test_packed_filter_matches_the_c_packing(tmp_path):
         lines.append(f"{{ static const int8_t f[] = {{{vals}}}; static int32_t w[{words.size}];\n"
                      f"  if (tk_conv2d_pack_s8_cm4_words({out_c}, {k}) != {words.size}) return 1;\n"
                      f"  tk_conv2d_pack_s8_cm4(f, {out_c}, {k}, w);\n"
-                     f"  for (int i = 0; i < {words.size}; ++i) {{ printf(\"%ld \", (long)w[i]); }}\n  printf(\"\\n\"); }}")
+                     f"  for (int i = 0; i < {words.size}; ++i) {{ printf(\"%ld \", (long)w[i]); }}\n"
+                     "  printf(\"\\n\"); }")
         expect.append(" ".join(str(int(v)) for v in words) + " ")
     for out_c, in_c in ((5, 4), (16, 16)):   # the 3x3 path's (kx, ky, c) order
         f = rng.integers(-128, 128, (out_c, 3, 3, in_c), dtype=np.int8)
@@ -245,7 +246,8 @@ def test_packed_filter_matches_the_c_packing(tmp_path):
         words = K._pack_conv_3x3(SimpleNamespace(arrays={"filter": f}, dims={"filter": f.shape}))["filter"]
         lines.append(f"{{ static const int8_t f[] = {{{vals}}}; static int32_t w[{words.size}];\n"
                      f"  tk_conv2d_3x3_pack_s8_cm4(f, {out_c}, {in_c}, w);\n"
-                     f"  for (int i = 0; i < {words.size}; ++i) {{ printf(\"%ld \", (long)w[i]); }}\n  printf(\"\\n\"); }}")
+                     f"  for (int i = 0; i < {words.size}; ++i) {{ printf(\"%ld \", (long)w[i]); }}\n"
+                     "  printf(\"\\n\"); }")
         expect.append(" ".join(str(int(v)) for v in words) + " ")
     src = tmp_path / "pack.c"
     src.write_text('#include <stdio.h>\n#include "conv2d_pack_s8_cm4.h"\nint main(void) {\n' + "\n".join(lines) +
@@ -362,7 +364,6 @@ def test_resnet8_on_qemu_matches_tflite_micro(tmp_path):
     """ResNet-8 exported with the Cortex-M4 kernels, built into the normal firmware, run on
     QEMU: device outputs byte-identical to TFLite Micro; fewer instructions than reference."""
     from test_export_models import model_blob
-
     from tinykd.device import firmware as fw
     from tinykd.device.protocol import Link
     from tinykd.device.qemu import QemuBoard

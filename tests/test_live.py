@@ -3,8 +3,6 @@ the QEMU board of the tiny trained project, each answer checked against the host
 from __future__ import annotations
 
 import re
-import shutil
-import struct
 from types import SimpleNamespace
 
 import numpy as np
@@ -115,7 +113,7 @@ def test_live_folder_on_the_qemu_board(trained_project, tool_env, tmp_path):
         Image.fromarray(img).convert("RGB").resize((56, 56), Image.NEAREST).save(folder / f"img{i}.png")
     out = tp.run(["tinykd", "live", "--folder", str(folder), "--flash", "build/flash"], proj, tool_env,
                  timeout=300).stdout
-    lines = [l for l in out.splitlines() if l.startswith("img")]
+    lines = [line for line in out.splitlines() if line.startswith("img")]
     assert len(lines) == 5, out
     ref = HostReference(proj / "models" / "student_int8.tflite")
     classes = live.class_names(proj / "data" / "dataset.json")

@@ -197,7 +197,7 @@ def test_boot_name_profile_help(dut):
     assert exchange(dut, "profile") == [f"m-profile-[{FIRMWARE_STRING}]", "m-model-[ic01]", "m-ready"]
     help_lines = exchange(dut, "help")
     assert help_lines[0] == FIRMWARE_STRING and help_lines[-1] == "m-ready"
-    assert any(l.startswith("infer N [W]") for l in help_lines)
+    assert any(line.startswith("infer N [W]") for line in help_lines)
     assert exchange(dut, "info") == [
         "m-info-[model-sha256=" + "0" * 64 + ",input=subtract-128,timer=virtual]", "m-ready"]
     assert exchange(dut, "") == ["m-ready"]       # a lone '%' (runners flush with it)
@@ -331,8 +331,8 @@ def test_performance_mode_median_throughput(dut):
 def test_accuracy_mode_top1_and_files(dut, tmp_path):
     samples = [Sample(f"img{i}", image(20 + i), None) for i in range(6)]
     labels = [int(np.argmax(fake_model(s.pixels))) for s in samples]
-    samples = [Sample(s.name, s.pixels, l if i % 2 == 0 else (l + 1) % 10)
-               for i, (s, l) in enumerate(zip(samples, labels))]
+    samples = [Sample(s.name, s.pixels, label if i % 2 == 0 else (label + 1) % 10)
+               for i, (s, label) in enumerate(zip(samples, labels))]
     device = runner.describe(dut)
     result = runner.run_accuracy(dut, samples)
     assert (result["correct"], result["labelled"], result["top1"]) == (3, 6, 0.5)
@@ -382,7 +382,7 @@ def test_ic01_folder_round_trip_through_the_cli(tmp_path, capsys):
                  "--out", str(tmp_path / "ic01")]) == 0
     assert "wrote 4 images" in capsys.readouterr().out
     back = load_samples(tmp_path / "ic01")
-    assert [(s.pixels, s.label) for s in back] == [(x[i].tobytes(), l) for i, l in enumerate([3, 1, 4, 1])]
+    assert [(s.pixels, s.label) for s in back] == [(x[i].tobytes(), want) for i, want in enumerate([3, 1, 4, 1])]
     assert (tmp_path / "ic01" / "y_labels.csv").read_text().splitlines()[0] == "img_00000_c3.bin,10,3"
     assert main(["mlperf", "performance", "--dataset", str(tmp_path / "test.npz")]) == 1
     assert "--port/--elf = None is not allowed" in capsys.readouterr().err
@@ -526,10 +526,11 @@ def test_qemu_board_speaks_the_protocol_exactly(ic01_build):
             for seed in (7, 8):
                 px = image(seed)
                 replies = load_like_eembc(dev, px)
-                assert replies[:2] == ["m-[Expecting 3072 bytes]", "m-ready"] and replies[-2:] == ["m-load-done", "m-ready"]
+                assert replies[:2] == ["m-[Expecting 3072 bytes]", "m-ready"]
+                assert replies[-2:] == ["m-load-done", "m-ready"]
                 lines = exchange(dev, "infer 20 5")
                 assert lines[:3] == ["m-warmup-start-5", "m-warmup-done", "m-infer-start-20"]
-                assert [l[:9] for l in lines[3:5]] == ["m-lap-us-", "m-lap-us-"]
+                assert [line[:9] for line in lines[3:5]] == ["m-lap-us-", "m-lap-us-"]
                 elapsed = int(lines[4][9:]) - int(lines[3][9:])
                 assert 0 < elapsed < 20 * 100_000
                 assert lines[5:] == ["m-infer-done", f"m-results-[{','.join(ref.results(px))}]", "m-ready"]

@@ -212,8 +212,8 @@ def test_params_check_command(tmp_path, capsys):
 
 def test_make_repro_checks_params_before_dvc_repro():
     lines = (REPO / "Makefile").read_text().split("\nrepro:", 1)[1].split("\n\n", 1)[0].splitlines()
-    check = next(i for i, l in enumerate(lines) if "tinykd params check" in l)
-    repro = next(i for i, l in enumerate(lines) if "dvc repro" in l)
+    check = next(i for i, line in enumerate(lines) if "tinykd params check" in line)
+    repro = next(i for i, line in enumerate(lines) if "dvc repro" in line)
     assert check < repro
 
 

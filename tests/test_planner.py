@@ -99,6 +99,6 @@ def test_generated_code_uses_exactly_the_planned_arena(tmp_path):
     subprocess.run(["gcc", *H.CFLAGS, f"-I{H.NN / 'include'}", f"-I{out}", "-c", str(out / "model.c"), "-o", str(obj)],
                    check=True)
     nm = subprocess.run(["nm", "-S", str(obj)], capture_output=True, text=True, check=True).stdout
-    line = next(l for l in nm.splitlines() if l.endswith(" tinykd_arena"))
+    line = next(row for row in nm.splitlines() if row.endswith(" tinykd_arena"))
     assert int(line.split()[1], 16) == declared
     assert json.loads((out / "model.json").read_text())["arena_bytes"] == declared

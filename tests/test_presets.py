@@ -55,7 +55,7 @@ def test_course_mnist_models():
 
     assert models.build("mlp_784", (28, 28, 1), 10).count_params() == 784 * 784 + 784 + 784 * 10 + 10
     teacher = models.build("mnist_cnn_teacher", (28, 28, 1), 10)
-    assert [l.__class__.__name__ for l in teacher.layers].count("Dropout") == 2
+    assert [layer.__class__.__name__ for layer in teacher.layers].count("Dropout") == 2
 
 
 def test_show_prints_dvc_exp_run(tmp_path):

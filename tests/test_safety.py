@@ -46,7 +46,7 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 
 def one_error_line(err: str) -> str:
-    lines = [l for l in err.splitlines() if l.strip()]
+    lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "Traceback" not in err
     return lines[0]
@@ -418,13 +418,12 @@ def _tar_cut_at_a_member_boundary(folder: Path, dest: Path, keep_files: int) -> 
 
 
 def test_truncated_plain_tar_is_refused_not_partly_loaded(tmp_path):
-    import tiny_datasets as td
+    import tarfile
 
+    import tiny_datasets as td
     from tinykd.data import fetch
     from tinykd.data.formats import read_image_folder
     from tinykd.errors import DataError
-
-    import tarfile
 
     root = td.write_image_folder(tmp_path / "tree", n_train=12, n_test=8)
     with tarfile.open(tmp_path / "ok.tar", "w") as tar:

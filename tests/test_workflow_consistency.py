@@ -164,8 +164,9 @@ def test_dvc_templating_becomes_the_same_rules(tmp_path, tool_env):
     (proj / "dvc.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     subprocess.run(["dvc", "init", "-q", "--no-scm"], cwd=proj, env=tool_env, check=True, capture_output=True)
     dvc, jobs = _graphs(proj, tool_env)
-    assert set(dvc) - set(workflow_graph.dvc_stages(REPO)) == {"plain", "listed@a", "listed@b", "mapped@student", "mapped@baseline", "dicts@0",
-                        "dicts@1", "grid@1-fast", "grid@1-true", "grid@2-fast", "grid@2-true", "collect"}, sorted(dvc)
+    assert set(dvc) - set(workflow_graph.dvc_stages(REPO)) == {
+        "plain", "listed@a", "listed@b", "mapped@student", "mapped@baseline", "dicts@0", "dicts@1",
+        "grid@1-fast", "grid@1-true", "grid@2-fast", "grid@2-true", "collect"}, sorted(dvc)
     problems = _compare(dvc, jobs)
     assert not problems, "\n".join(problems)
     by_rule = {j["rule"]: j for j in jobs}

@@ -68,8 +68,7 @@ def snakemake_jobs(root: Path) -> list[dict]:
     """All jobs of the default target with every output forced (one per rule and wildcard set)."""
     import snakemake.api as api
     from snakemake.io import is_flagged
-    from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings, ResourceSettings,
-                                          StorageSettings)
+    from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings, StorageSettings
 
     cwd = os.getcwd()
     try:

@@ -32,9 +32,44 @@ def _params_to_check(args: argparse.Namespace):
     return None
 
 
+DESCRIPTION = """\
+tinykd: knowledge distillation to int8 C for Cortex-M4 microcontrollers.
+
+The pipeline itself runs with `dvc repro` (or `make repro`); these commands
+check its parameters, export a model to C, talk to a board or its QEMU
+emulation, and run sweeps and course presets as DVC experiments."""
+
+EPILOG = """\
+examples:
+  tinykd params check params.yaml                  validate params.yaml against the schema
+  tinykd export models/student_int8.tflite out/c   generate C for an int8 model
+  tinykd preset run mnist_kd                       run a course preset as a DVC experiment
+  tinykd sweep queue grid -j 2 --wait              queue the temperature x alpha grid
+
+`tinykd COMMAND --help` describes a command."""
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's, via the package metadata)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("tinykd")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never pip-installed
+        from . import __version__
+
+        return f"{__version__} (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tinykd", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="tinykd",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     import importlib
 
     for module, func in _COMMANDS:

@@ -212,7 +212,8 @@ def _cmd(args) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("live", help="stream camera frames or folder images to the board; print class, confidence, latency")
+    p = sub.add_parser("live",
+                       help="stream camera frames or folder images to the board; print class, confidence, latency")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--folder", help="folder of images (.png, .jpg, ...), sent in name order")
     src.add_argument("--camera", type=int, nargs="?", const=0, default=None, help="OpenCV camera index (default 0)")

@@ -19,7 +19,8 @@ PRESET_DIR = Path("presets")
 
 def preset_dir(root: Path | None = None) -> Path:
     """presets/ of the project in `root` (default: the current folder), else of this checkout."""
-    for cand in ([Path(root) / PRESET_DIR] if root else []) + [PRESET_DIR, Path(__file__).resolve().parents[2] / PRESET_DIR]:
+    checkout = Path(__file__).resolve().parents[2] / PRESET_DIR
+    for cand in ([Path(root) / PRESET_DIR] if root else []) + [PRESET_DIR, checkout]:
         if cand.is_dir():
             return cand
     raise TinykdError(f"no {PRESET_DIR}/ folder here or in the tinykd checkout")
@@ -175,7 +176,8 @@ def _cmd_run(args) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("preset", help="course presets (presets/*.yaml): list, show, apply to params.yaml, run as an experiment")
+    p = sub.add_parser("preset",
+                       help="course presets (presets/*.yaml): list, show, apply to params.yaml, run as an experiment")
     p.add_argument("--root", default=None, help="project folder holding presets/ (default: current folder)")
     ps = p.add_subparsers(dest="preset_command", required=True)
     ps.add_parser("list", help="the presets and what they reproduce").set_defaults(func=_cmd_list)

@@ -125,7 +125,8 @@ def speed_report(keras_paths: dict, tflite_paths: dict, images: np.ndarray, repe
         tpath = Path(tflite_paths[name])
         if not tpath.is_file():
             raise DataError(f"{tpath}: int8 model does not exist")
-        out[f"{name}_float_ms"] = round(host_latency_ms(convert_float(load_keras(keras_paths[name])), images, repeats), 4)
+        float_blob = convert_float(load_keras(keras_paths[name]))
+        out[f"{name}_float_ms"] = round(host_latency_ms(float_blob, images, repeats), 4)
         out[f"{name}_int8_ms"] = round(host_latency_ms(tpath.read_bytes(), images, repeats), 4)
     out["speedup_float"] = round(out["teacher_float_ms"] / max(out["student_float_ms"], 1e-9), 2)
     out["speedup_int8"] = round(out["teacher_int8_ms"] / max(out["student_int8_ms"], 1e-9), 2)

@@ -87,7 +87,8 @@ class StructurePlan:
                 return None, bns
             if kind not in CHANNELWISE:
                 return f"its channels pass through {kind} ({nxt.layer.name})", []
-            if kind == "Activation" and getattr(nxt.layer.activation, "__name__", "") not in ("relu", "relu6", "linear"):
+            zero_keeping = ("relu", "relu6", "linear")
+            if kind == "Activation" and getattr(nxt.layer.activation, "__name__", "") not in zero_keeping:
                 return f"activation {nxt.layer.activation.__name__} does not keep zero at zero", []
             if kind == "BatchNormalization":
                 bns.append(nxt.layer)
@@ -103,10 +104,10 @@ class Pruner:
         if method not in METHODS:
             raise ParamError("prune.method", method, "one of " + ", ".join(repr(m) for m in METHODS))
         self.model, self.method = model, method
-        self.layers = [l for l in model.layers if _kind(l) in PRUNABLE]
+        self.layers = [layer for layer in model.layers if _kind(layer) in PRUNABLE]
         if method == "structured":
             self.plan = StructurePlan(model)
-            self.layers = [l for l in self.layers if l.name in self.plan.prunable]
+            self.layers = [layer for layer in self.layers if layer.name in self.plan.prunable]
             if not self.layers:
                 raise GraphError(f"{model.name}: no layer can lose output channels ("
                                  + "; ".join(f"{k}: {v}" for k, v in sorted(self.plan.skipped.items())) + ")")
@@ -148,8 +149,8 @@ class Pruner:
 
     def kernel_sparsity(self) -> float:
         """Fraction of zero weights over the pruned layers' kernels, counted in the weights."""
-        zeros = sum(int((np.asarray(l.kernel) == 0).sum()) for l in self.layers)
-        total = sum(int(np.prod(l.kernel.shape)) for l in self.layers)
+        zeros = sum(int((np.asarray(layer.kernel) == 0).sum()) for layer in self.layers)
+        total = sum(int(np.prod(layer.kernel.shape)) for layer in self.layers)
         return zeros / total if total else 0.0
 
 

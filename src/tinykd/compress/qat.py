@@ -199,7 +199,6 @@ def quantize_model(model, momentum: float = 0.99, masks: dict | None = None):
     `masks` ({layer name: 0/1 kernel mask}) keeps pruned weights at zero during QAT (PP-QAT);
     the FoldedQuantLayer keeps the source layer's name, so masks carry over by name.
     """
-    keras = _keras()
     ActQuant, Folded = classes()
     walk_cons = consumers(model)
 
@@ -250,7 +249,8 @@ def quantize_model(model, momentum: float = 0.99, masks: dict | None = None):
             return None
         if kind in REQUANTIZE:
             if kind in ("ReLU", "Activation") and _activation_name(layer) is None:
-                raise GraphError(f"layer {layer.name!r}: activation not supported by QAT (allowed: linear, relu, relu6)")
+                raise GraphError(f"layer {layer.name!r}: activation not supported by QAT "
+                                 "(allowed: linear, relu, relu6)")
             clone = type(layer).from_config(layer.get_config())
             y = clone(*args, **kwargs)
             return {id(st.outputs[0]): ActQuant(momentum, name=f"{layer.name}_aq")(y)}

@@ -13,9 +13,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.board != "none":
         from pathlib import Path
 
-        from .footprint import board, model_footprint, require_fit
-
         from ..errors import ExportError
+        from .footprint import board, model_footprint, require_fit
 
         brd = board(args.board)
         if not Path(args.model).is_file():

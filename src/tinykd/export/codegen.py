@@ -51,7 +51,8 @@ class Program:
 
 def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", notes=()) -> Program:
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise ExportError(f"model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; exactly one of each is supported")
+        raise ExportError(f"model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+                          "exactly one of each is supported")
     for what, idx in (("input", graph.inputs[0]), ("output", graph.outputs[0])):
         t = graph.tensors[idx]
         if t.dtype != "INT8":
@@ -227,7 +228,8 @@ class _Emitter:
                 f"static const tk_channel_quant {L}_q = {{{arrays['multiplier']}, {arrays['shift']}}};",
             ]
             bias = arrays.get("bias", "NULL")
-            call = f"{fn}(&{L}_p, &{L}_q, {rows}, {depth}, {units}, {x}, {arrays['filter']}, {bias}, {y}, {self.scratch(pos)})"
+            call = (f"{fn}(&{L}_p, &{L}_q, {rows}, {depth}, {units}, {x}, {arrays['filter']}, {bias}, {y}, "
+                    f"{self.scratch(pos)})")
             if layer.kernel.scratch_function:
                 check = f"{layer.kernel.scratch_function}({rows}, {depth}, {units}) > {layer.scratch_bytes}"
         elif k in ("max_pool2d", "avg_pool2d"):
@@ -337,7 +339,8 @@ int tinykd_model_check(void);
 
 #endif /* TINYKD_MODEL_H */
 """
-    kernel_includes = "\n".join(f'#include "{h}"' for h in sorted({l.kernel.header for l in prog.layers if l.kernel}))
+    headers = sorted({layer.kernel.header for layer in prog.layers if layer.kernel})
+    kernel_includes = "\n".join(f'#include "{h}"' for h in headers)
     arena_def = ("/* Activations and scratch, planned at export time. */\n"
                  "static _Alignas(16) int8_t tinykd_arena[TINYKD_ARENA_BYTES];"
                  if prog.arena_bytes else "/* Every tensor lives in the caller's input/output buffers: no arena. */")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ExportError, TinykdError
+from .fold import fold_constants, strip_float_io
 from .planner import Buffer, plan
 from .reader import Graph, read_tflite
-from .fold import fold_constants, strip_float_io
 
 KB = 1024
 # Generated model.c spends flash on each layer's parameter structs and call: measured
@@ -138,4 +138,5 @@ def require_fit(name: str, fp: dict, brd: Board) -> None:
 
 def report(models: dict[str, bytes], brd: Board) -> dict:
     """footprint.json content for {name: tflite bytes}."""
-    return {"board": brd.as_dict(), "models": {name: model_footprint(blob, brd) for name, blob in sorted(models.items())}}
+    return {"board": brd.as_dict(),
+            "models": {name: model_footprint(blob, brd) for name, blob in sorted(models.items())}}

@@ -7,8 +7,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ExportError
-from .quant import (ACTIVATIONS, activation_range, f32, mean_rescale, out_size, padding_before,
-                    quantize_multiplier, softmax_params)
+from .quant import (
+    ACTIVATIONS,
+    activation_range,
+    f32,
+    mean_rescale,
+    out_size,
+    padding_before,
+    quantize_multiplier,
+    softmax_params,
+)
 from .reader import Graph, Op, Tensor
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D",
@@ -70,7 +78,8 @@ def _int8_act(graph: Graph, op: Op, idx: int, what: str) -> Tensor:
 def _activation(op: Op, out: Tensor) -> tuple[int, int]:
     act = int(op.options.get("FusedActivationFunction", 0))
     if ACTIVATIONS.get(act) not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
-        raise _fail(op, f"fused activation {ACTIVATIONS.get(act, act)} is not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
+        raise _fail(op, f"fused activation {ACTIVATIONS.get(act, act)} is not supported "
+                        "(NONE, RELU, RELU6, RELU_N1_TO_1)")
     return activation_range(act, _scale(out), _zp(out))
 
 
@@ -89,11 +98,13 @@ def _same_quant(op: Op, a: Tensor, b: Tensor) -> None:
 def _weights(graph: Graph, op: Op, idx: int, channels: int, quant_dim: int) -> tuple[Tensor, np.ndarray]:
     f = graph.tensors[idx]
     if f.data is None or f.dtype != "INT8":
-        raise _fail(op, f"weights {f.name!r} must be constant int8 (got {f.dtype}{'' if f.is_const else ', not constant'})")
+        raise _fail(op, f"weights {f.name!r} must be constant int8 "
+                        f"(got {f.dtype}{'' if f.is_const else ', not constant'})")
     if f.scale is None:
         raise _fail(op, f"weights {f.name!r} are not quantized")
     if f.per_channel and (len(f.scale) != channels or f.quant_dim != quant_dim):
-        raise _fail(op, f"weights {f.name!r}: {len(f.scale)} scales on dimension {f.quant_dim}, expected {channels} on {quant_dim}")
+        raise _fail(op, f"weights {f.name!r}: {len(f.scale)} scales on dimension {f.quant_dim}, "
+                        f"expected {channels} on {quant_dim}")
     scales = f.scale if f.per_channel else np.repeat(f.scale[:1], channels)
     return f, scales
 
@@ -249,7 +260,8 @@ def _add(graph: Graph, op: Op) -> Layer:
     trailing = sa_shape[len(sa_shape) - len(sb_shape):] if sb_shape else ()
     if a.size != y.size or (a.shape != b.shape and trailing != sb_shape):
         raise _fail(op, f"broadcasting {graph.tensors[op.inputs[0]].shape} + {graph.tensors[op.inputs[1]].shape} is "
-                        "not supported; inputs must have the same shape or the second the trailing dimensions of the first")
+                        "not supported; inputs must have the same shape or the second the trailing "
+                        "dimensions of the first")
     left_shift = 20
     sa, sb, so = _scale(a), _scale(b), _scale(y)
     twice_max = 2 * max(sa, sb)

@@ -47,5 +47,6 @@ def check(buffers: list[Buffer]) -> list[str]:
     for i, a in enumerate(buffers):
         for b in buffers[i + 1:]:
             if a.lives_with(b) and a.offset < b.offset + b.size and b.offset < a.offset + a.size and a.size and b.size:
-                problems.append(f"{a.name} [{a.offset}, {a.offset + a.size}) overlaps {b.name} [{b.offset}, {b.offset + b.size})")
+                problems.append(f"{a.name} [{a.offset}, {a.offset + a.size}) overlaps "
+                                f"{b.name} [{b.offset}, {b.offset + b.size})")
     return problems

@@ -70,7 +70,7 @@ def _options(op) -> dict:
     obj.Init(table.Bytes, table.Pos)
     out = {}
     for name in dir(obj):
-        if name.startswith("_") or name.startswith(_SKIP) or name.endswith(("IsNone", "Length", "AsNumpy", "HasIdentifier")):
+        if name.startswith(("_", *_SKIP)) or name.endswith(("IsNone", "Length", "AsNumpy", "HasIdentifier")):
             continue
         if hasattr(obj, name + "AsNumpy"):
             value = getattr(obj, name + "AsNumpy")()

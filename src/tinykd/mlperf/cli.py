@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from ..errors import DeviceError, ParamError
+from . import runner
 from .client import Device
 from .datasets import load_samples
-from . import runner
 
 
 def add_parser(sub) -> None:

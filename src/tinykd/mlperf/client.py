@@ -97,7 +97,7 @@ class Device:
     def checked(self, command: str, timeout_s: float | None = None) -> list[str]:
         """`command`, raising on an e-[...] reply."""
         lines = self.command(command, timeout_s)
-        errors = [l for l in lines if l.startswith("e-[")]
+        errors = [line for line in lines if line.startswith("e-[")]
         if errors:
             raise DeviceError(f"the device refused '{command[:40]}': {errors[0]}")
         return lines

@@ -163,7 +163,8 @@ def section_device(inp: Inputs) -> list[str]:
         return out + [_absent("on-device accuracy, latency or agreement", "metrics/device.json", "evaluate@student")]
     unit = d.get("latency_unit", "cycles")
     where = ("QEMU's emulated B-L475E-IOT01A (latency counted in guest instructions: a lower bound for the "
-             "real chip's cycles)" if d.get("emulated") else f"the board (backend {d.get('backend')}, DWT cycle counter)")
+             "real chip's cycles)" if d.get("emulated")
+             else f"the board (backend {d.get('backend')}, DWT cycle counter)")
     rows = [
         ("accuracy on the device", "accuracy", pct),
         ("accuracy of the same .tflite on the host", "host_accuracy", pct),
