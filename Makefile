@@ -15,9 +15,10 @@ all: test
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { bash scripts/setup-system.sh --venv-only && $(PYTHON) -m venv $(VENV); }
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# constraints.txt: the exact versions of the packages that shape the outputs (see its header).
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 $(SYSSTAMP): scripts/setup-system.sh | $(BIN)/python
