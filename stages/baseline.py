@@ -20,16 +20,19 @@ def main() -> None:
         p = P.load(args.params, sections=["student"])
         s = p["student"]
         from tinykd import models, train
+        from tinykd.data.scaling import from_params
         from tinykd.model_io import save_keras
 
         train.seed_everything(p["seed"])
         data, info = train.load_data(args.data)
+        scaling = from_params(s["input"], "student.input", info["shape"][-1])
         model = models.build(s["arch"], info["shape"], info["num_classes"])
         with atomic_dir(args.live) as tmp_live:
             train.fit(model, data, epochs=s["epochs"], batch_size=s["batch_size"], learning_rate=s["learning_rate"],
-                      augment=s["augment"], seed=p["seed"], live_dir=tmp_live, optimizer_name=s["optimizer"])
-            scores = train.evaluate(model, *data["test"])
-            val = train.evaluate(model, *data["val"]) if len(data["val"][0]) else {"accuracy": None}
+                      augment=s["augment"], seed=p["seed"], live_dir=tmp_live, optimizer_name=s["optimizer"],
+                      scaling=scaling)
+            scores = train.evaluate(model, *data["test"], scaling=scaling)
+            val = train.evaluate(model, *data["val"], scaling=scaling) if len(data["val"][0]) else {"accuracy": None}
             save_keras(model, args.model)
         metrics = {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"], "val_accuracy": val["accuracy"],
                    "params": int(model.count_params()), "arch": s["arch"]}

@@ -35,10 +35,13 @@ def supplied_student(p: dict, data: dict, info: dict, teacher_path: str, model_p
     trained student's distill.json has, where they exist)."""
     from tinykd import train
     from tinykd.atomic import atomic_dir, write_bytes
+    from tinykd.data.scaling import from_params
     from tinykd.data.sources import file_digest
     from tinykd.teacher import fetch_model_file, is_tflite
 
     s, kd = p["student"], p["kd"]
+    s_in = from_params(s["input"], "student.input", info["shape"][-1])
+    t_in = from_params(p["teacher"]["input"], "teacher.input", info["shape"][-1])
     kinds = ".keras/.h5/.tflite"
     path = fetch_model_file("student.source", s["source"], s["sha256"], base, kinds)
     blob = path.read_bytes()
@@ -51,10 +54,10 @@ def supplied_student(p: dict, data: dict, info: dict, teacher_path: str, model_p
             io = check_int8_tflite(blob, "student.source", s["source"], info["shape"], info["num_classes"])
             # TFLite's int8 softmax output is always quantized with scale 1/256, zero point -128.
             probs = io["output_zero_point"] == -128 and abs(io["output_scale"] - 1 / 256) < 1e-9
-            outputs, _ = run_tflite(blob, xt)
+            outputs, _ = run_tflite(blob, xt, scaling=s_in)
             scores = train.score(outputs, yt, probabilities=probs)
             if data.get("val") is not None and len(data["val"][0]):
-                val_out, _ = run_tflite(blob, data["val"][0])
+                val_out, _ = run_tflite(blob, data["val"][0], scaling=s_in)
                 metrics["val_accuracy"] = train.score(val_out, data["val"][1], probabilities=probs)["accuracy"]
             metrics.update({"format": "tflite", "arch": path.stem, "ends_in_softmax": probs,
                             "test_accuracy": scores["accuracy"], "test_loss": scores["loss"],
@@ -68,13 +71,15 @@ def supplied_student(p: dict, data: dict, info: dict, teacher_path: str, model_p
             student = load_supplied("student.source", s["source"], s["sha256"], info["shape"], info["num_classes"],
                                     base, kinds)
             logits = strip_softmax(student)
-            z_s = train.predict(logits, xt)
-            t_test = train.predict(teacher_output_model(load_keras(teacher_path), kd["teacher_outputs"]), xt)
+            z_s = train.predict(logits, xt, scaling=s_in)
+            t_test = train.predict(teacher_output_model(load_keras(teacher_path), kd["teacher_outputs"]), xt,
+                                   scaling=t_in)
             total, hard, soft = (float(v) for v in kd_loss_terms(yt, z_s, t_test, alpha=kd["alpha"],
                                                                   temperature=kd["temperature"],
                                                                   teacher_outputs=kd["teacher_outputs"]))
             if data.get("val") is not None and len(data["val"][0]):
-                metrics["val_accuracy"] = train.score(train.predict(logits, data["val"][0]), data["val"][1],
+                metrics["val_accuracy"] = train.score(train.predict(logits, data["val"][0], scaling=s_in),
+                                                      data["val"][1],
                                                       probabilities=False)["accuracy"]
             metrics.update({"format": "keras", "arch": student.name, "ends_in_softmax": ends_in_softmax(student),
                             "params": int(student.count_params()),
@@ -107,6 +112,7 @@ def main() -> None:
         p = P.load(args.params, sections=["student", "kd"])
         s, kd = p["student"], p["kd"]
         from tinykd import models, train
+        from tinykd.data.scaling import from_params
         from tinykd.distill import distill
         from tinykd.model_io import load_keras, save_keras
 
@@ -121,6 +127,8 @@ def main() -> None:
             print(f"distill: student supplied ({s['source']}), not trained; test accuracy "
                   f"{metrics['test_accuracy']:.4f} ({metrics['evaluated_as']})")
             return
+        t_in = from_params(p["teacher"]["input"], "teacher.input", info["shape"][-1])
+        s_in = from_params(s["input"], "student.input", info["shape"][-1])
         teacher = load_keras(args.teacher)
         student = models.build(s["arch"], info["shape"], info["num_classes"])
         with atomic_dir(args.live) as tmp_live:
@@ -128,7 +136,8 @@ def main() -> None:
                               teacher_outputs=kd["teacher_outputs"], epochs=kd["epochs"], batch_size=kd["batch_size"],
                               learning_rate=kd["learning_rate"], augment=kd["augment"], seed=p["seed"],
                               views=kd["views"], optimizer_name=kd["optimizer"], live_dir=tmp_live,
-                              on_teacher=lambda acc: warn_weak_teacher(acc, args.baseline_metrics))
+                              on_teacher=lambda acc: warn_weak_teacher(acc, args.baseline_metrics),
+                              teacher_input=t_in, student_input=s_in)
             save_keras(student, args.model)
         metrics.update({"params": int(student.count_params()), "arch": s["arch"], "alpha": kd["alpha"],
                         "temperature": kd["temperature"], "teacher_outputs": kd["teacher_outputs"]})

@@ -33,6 +33,9 @@ def main() -> None:
         from tinykd.errors import DeviceError
 
         p = P.load(args.params, sections=["device", "evaluate", "firmware"])
+        from tinykd.data.scaling import from_params
+
+        scaling = from_params(P.get(p, "student.input"), "student.input")
         backend, port = P.get(p, "device.backend"), P.get(p, "device.port")
         check_backend(backend)
         record_path = Path(args.flash) / "flash.json"
@@ -49,7 +52,8 @@ def main() -> None:
         transport = E.choose_transport(P.get(p, "evaluate.transport"), backend, port)
         log = Path(args.qemu_log) if args.qemu_log else None
         common = dict(tflite=Path(args.tflite), data_dir=Path(args.data), expected_sha=expected,
-                      samples=P.get(p, "evaluate.samples"), seed=P.get(p, "seed"), reflash_hint=hint)
+                      samples=P.get(p, "evaluate.samples"), seed=P.get(p, "seed"), reflash_hint=hint,
+                      scaling=scaling)
         if transport == "semihost":
             if not record.get("semihost_image"):
                 raise DeviceError(f"{args.flash} has no {QEMU_SEMIHOST_IMAGE} (firmware built before the "

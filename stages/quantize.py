@@ -7,8 +7,10 @@ import argparse
 
 from _common import run
 
+INPUT_KEYS = ("teacher.input", "student.input")
 
-def supplied_int8(args, data: dict, info: dict) -> None:
+
+def supplied_int8(args, data: dict, info: dict, scaling) -> None:
     """Pass a supplied int8 .tflite on unquantized, with its int8 test metrics."""
     from pathlib import Path
 
@@ -20,7 +22,7 @@ def supplied_int8(args, data: dict, info: dict) -> None:
     io = check_int8_tflite(blob, "model", args.model, info["shape"], info["num_classes"])
     probs = io["output_zero_point"] == -128 and abs(io["output_scale"] - 1 / 256) < 1e-9
     xt, yt = data["test"]
-    outputs, io = run_tflite(blob, xt)
+    outputs, io = run_tflite(blob, xt, scaling=scaling)
     scores = train.score(outputs, yt, probabilities=probs)
     write_bytes(args.tflite, blob)
     metrics = {"float_accuracy": None, "float_loss": None, "int8_accuracy": scores["accuracy"],
@@ -39,6 +41,8 @@ def main() -> None:
     ap.add_argument("--model", required=True, help=".keras model to quantize")
     ap.add_argument("--tflite", required=True, help="int8 .tflite to write")
     ap.add_argument("--metrics", required=True)
+    ap.add_argument("--input", default="student.input", choices=INPUT_KEYS,
+                    help="the params key saying how this model takes its pixels [student.input]")
     args = ap.parse_args()
 
     def body():
@@ -51,22 +55,24 @@ def main() -> None:
         from pathlib import Path
 
         from tinykd import train
+        from tinykd.data.scaling import from_params
         from tinykd.model_io import ends_in_softmax, load_keras
         from tinykd.quantize import convert_int8, representative_indices, run_tflite
         from tinykd.teacher import is_tflite
 
         train.seed_everything(p["seed"])
         data, info = train.load_data(args.data)
+        scaling = from_params(P.get(p, args.input), args.input, info["shape"][-1])
         if Path(args.model).is_file() and is_tflite(Path(args.model).read_bytes()[:8]):
-            return supplied_int8(args, data, info)
+            return supplied_int8(args, data, info, scaling)
         model = load_keras(args.model)
         x_train = data["train"][0]
         calib = x_train[representative_indices(len(x_train), p["quantize"]["representative_samples"], p["seed"])]
-        blob = convert_int8(model, calib)
+        blob = convert_int8(model, calib, scaling)
         xt, yt = data["test"]
         softmax = ends_in_softmax(model)
-        float_scores = train.evaluate(model, xt, yt, probabilities=softmax)
-        outputs, io = run_tflite(blob, xt)
+        float_scores = train.evaluate(model, xt, yt, probabilities=softmax, scaling=scaling)
+        outputs, io = run_tflite(blob, xt, scaling=scaling)
         int8_scores = train.score(outputs, yt, probabilities=softmax)
         write_bytes(args.tflite, blob)
         metrics = {

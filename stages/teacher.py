@@ -22,24 +22,26 @@ def main() -> None:
         p = P.load(args.params, sections=["teacher"])
         t = p["teacher"]
         from tinykd import models, train
+        from tinykd.data.scaling import from_params
         from tinykd.model_io import ends_in_softmax, save_keras
         from tinykd.teacher import load_teacher
 
         train.seed_everything(p["seed"])
         data, info = train.load_data(args.data)
+        scaling = from_params(t["input"], "teacher.input", info["shape"][-1])
         live = Path(args.live)
         with atomic_dir(live) as tmp_live:
             if t["source"] == "train":
                 model = models.build(t["arch"], info["shape"], info["num_classes"])
                 train.fit(model, data, epochs=t["epochs"], batch_size=t["batch_size"],
                           learning_rate=t["learning_rate"], augment=t["augment"], seed=p["seed"], live_dir=tmp_live,
-                          optimizer_name=t["optimizer"])
+                          optimizer_name=t["optimizer"], scaling=scaling)
             else:
                 model = load_teacher(t["source"], t["sha256"], info["shape"], info["num_classes"],
                                      base=Path(args.params).resolve().parent)
                 (tmp_live / "loaded.txt").write_text(f"teacher loaded from {t['source']}; not trained here\n")
             softmax = ends_in_softmax(model)
-            scores = train.evaluate(model, *data["test"], probabilities=softmax)
+            scores = train.evaluate(model, *data["test"], probabilities=softmax, scaling=scaling)
             save_keras(model, args.model)
         metrics = {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"],
                    "params": int(model.count_params()), "source": t["source"],

@@ -66,13 +66,20 @@ def _build_distiller_class():
 
         Batches are (x, y) with the teacher run on every batch (needed with augmentation), or
         (x, y, t) with t the teacher's outputs computed once beforehand.
+
+        `student_input` / `teacher_input` (tinykd.data.scaling.InputScaling) turn the batches'
+        images into each model's own input, for batches of pixel values (float, unscaled):
+        distill() feeds those when the teacher runs online and the two models take their
+        pixels differently. None passes the images on as they are (batches already scaled).
         """
 
         def __init__(self, student, teacher=None, *, alpha: float, temperature: float,
-                     teacher_outputs: str = "logits", **kwargs):
+                     teacher_outputs: str = "logits", student_input=None, teacher_input=None, **kwargs):
             super().__init__(**kwargs)
             self.student = student
             self.teacher = teacher
+            self.student_input = student_input
+            self.teacher_input = teacher_input
             self.alpha = float(alpha)
             self.temperature = float(temperature)
             self.teacher_outputs = teacher_outputs
@@ -86,7 +93,10 @@ def _build_distiller_class():
             return [self.loss_tracker, self.hard_tracker, self.soft_tracker, self.acc]
 
         def call(self, x, training=False):
-            return self.student(x, training=training)
+            return self.student(self._student_x(x), training=training)
+
+        def _student_x(self, x):
+            return x if self.student_input is None else self.student_input.tf(x)
 
         def _unpack(self, data):
             if len(data) == 3:
@@ -94,7 +104,8 @@ def _build_distiller_class():
             x, y = data
             if self.teacher is None:
                 raise ValueError("Distiller got (x, y) batches but has no teacher to compute outputs")
-            return x, y, tf.stop_gradient(self.teacher(x, training=False))
+            xt = x if self.teacher_input is None else self.teacher_input.tf(x)
+            return x, y, tf.stop_gradient(self.teacher(xt, training=False))
 
         def _update(self, y, z_s, total, hard, soft):
             self.loss_tracker.update_state(total)
@@ -106,7 +117,7 @@ def _build_distiller_class():
         def train_step(self, data):
             x, y, t = self._unpack(data)
             with tf.GradientTape() as tape:
-                z_s = self.student(x, training=True)
+                z_s = self.student(self._student_x(x), training=True)
                 total, hard, soft = kd_loss_terms(y, z_s, t, alpha=self.alpha, temperature=self.temperature,
                                                   teacher_outputs=self.teacher_outputs)
                 reg = tf.add_n(self.student.losses) if self.student.losses else 0.0
@@ -118,7 +129,7 @@ def _build_distiller_class():
 
         def test_step(self, data):
             x, y, t = self._unpack(data)
-            z_s = self.student(x, training=False)
+            z_s = self.student(self._student_x(x), training=False)
             total, hard, soft = kd_loss_terms(y, z_s, t, alpha=self.alpha, temperature=self.temperature,
                                               teacher_outputs=self.teacher_outputs)
             return self._update(y, z_s, total, hard, soft)
@@ -136,36 +147,40 @@ def Distiller(*args, **kwargs):  # noqa: N802 - behaves as the class (built lazi
     return _DISTILLER(*args, **kwargs)
 
 
-def teacher_views(t_model, x: np.ndarray, *, views: int, seed: int, batch_size: int = 500):
-    """The teacher's outputs on `views` fixed augmented copies of `x`.
+def teacher_views(t_model, x: np.ndarray, *, views: int, seed: int, batch_size: int = 500, scaling=None):
+    """The teacher's outputs on `views` fixed augmented copies of `x` (uint8), each image turned
+    into the teacher's input by `scaling` (InputScaling; None = pixels / 255).
 
     Returns (outputs (n, views, k) float32, params (n, views, 3) int32), params as
     train.augment_params draws them for (seed, view): the student is later shown exactly these
     images, so a cached output always belongs to the image it is paired with.
     """
-    import tensorflow as tf
-
     from . import train as T
+    from .data.scaling import resolve
 
+    scaling = resolve(scaling)
     n = len(x)
     params = np.stack([T.augment_params(n, x.shape[1:], seed, v) for v in range(views)], axis=1)
     outs = []
     for v in range(views):
         part = []
         for i in range(0, n, batch_size):
-            xb = T.apply_augment(tf.cast(x[i:i + batch_size], tf.float32) / 255.0, params[i:i + batch_size, v])
+            xb = T.apply_augment(scaling.tf(x[i:i + batch_size]), params[i:i + batch_size, v])
             part.append(np.asarray(t_model(xb, training=False), np.float32))
         outs.append(np.concatenate(part))
     return np.stack(outs, axis=1), params
 
 
-def views_dataset(x, y, outputs, params, batch_size: int, seed: int):
+def views_dataset(x, y, outputs, params, batch_size: int, seed: int, scaling=None):
     """(augmented image, label, teacher output) batches: each epoch every image is shown as one
-    of its cached views, picked at random (stateless, from `seed`) per example and epoch."""
+    of its cached views, picked at random (stateless, from `seed`) per example and epoch. Images
+    go through `scaling` (InputScaling; None = pixels / 255): the student's."""
     import tensorflow as tf
 
     from . import train as T
+    from .data.scaling import resolve
 
+    scaling = resolve(scaling)
     n_views = outputs.shape[1]
     ds = tf.data.Dataset.from_tensor_slices((x, y, outputs, params))
     ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
@@ -176,7 +191,7 @@ def views_dataset(x, y, outputs, params, batch_size: int, seed: int):
         idx = tf.random.stateless_uniform((tf.shape(img)[0], 1), seed=s, minval=0, maxval=n_views, dtype=tf.int32)
         out = tf.squeeze(tf.gather(out, idx, axis=1, batch_dims=1), 1)
         par = tf.squeeze(tf.gather(par, idx, axis=1, batch_dims=1), 1)
-        return T.apply_augment(tf.cast(img, tf.float32) / 255.0, par), lab, out
+        return T.apply_augment(scaling.tf(img), par), lab, out
 
     return tf.data.Dataset.zip((ds, seeds)).map(pick, num_parallel_calls=tf.data.AUTOTUNE,
                                                 deterministic=True).prefetch(tf.data.AUTOTUNE)
@@ -185,8 +200,16 @@ def views_dataset(x, y, outputs, params, batch_size: int, seed: int):
 def distill(student, teacher, data: dict, *, alpha: float, temperature: float, teacher_outputs: str,
             epochs: int, batch_size: int, learning_rate: float, augment: bool, seed: int,
             views: int = 8, optimizer_name: str = "adam", live_dir=None, verbose: int = 2,
-            on_teacher=None) -> dict:
+            on_teacher=None, teacher_input=None, student_input=None) -> dict:
     """Train `student` by distillation; returns test metrics (accuracy, hard/soft/total loss).
+
+    `teacher_input` and `student_input` (tinykd.data.scaling.InputScaling, None = pixels / 255)
+    say how each model takes its pixels; they may differ. The datasets carry pixel values and
+    each model gets its own scaling: the teacher's in its cached and online outputs, the
+    student's in its datasets and every evaluation. Only with the teacher online and the two
+    scalings different do the batches carry pixel values, scaled per model in the Distiller
+    (scaling inside the training step instead of the input pipeline rounds differently, so
+    the usual case keeps the pipeline's arithmetic bit for bit).
 
     Without augmentation the teacher's outputs are computed once per training image. With it,
     they are computed once for each of `views` fixed augmented copies of every image and each
@@ -194,7 +217,9 @@ def distill(student, teacher, data: dict, *, alpha: float, temperature: float, t
     teacher on every augmented batch instead.
     """
     from . import train as T
+    from .data.scaling import PIXELS, resolve
 
+    t_in, s_in = resolve(teacher_input), resolve(student_input)
     if views < 0:
         from .errors import ParamError
 
@@ -203,26 +228,30 @@ def distill(student, teacher, data: dict, *, alpha: float, temperature: float, t
     x, y = data["train"]
     if data.get("val") is not None and len(data["val"][0]) and on_teacher is not None:
         # Before training: a weak teacher is worth knowing about before an hour is spent on it.
-        on_teacher(float((T.predict(t_model, data["val"][0]).argmax(axis=1) == data["val"][1]).mean()))
+        on_teacher(float((T.predict(t_model, data["val"][0], scaling=t_in).argmax(axis=1) == data["val"][1]).mean()))
     steps = int(np.ceil(len(x) / batch_size))
     online = augment and views == 0
+    per_model = online and t_in != s_in
     distiller = Distiller(student, t_model if online else None, alpha=alpha, temperature=temperature,
-                          teacher_outputs=teacher_outputs)
+                          teacher_outputs=teacher_outputs, student_input=s_in if per_model else None,
+                          teacher_input=t_in if per_model else None)
     distiller.compile(optimizer=T.optimizer(learning_rate, epochs, steps, optimizer_name))
     if online:
-        train_ds = T.make_dataset(x, y, batch_size, shuffle=True, augment=True, seed=seed)
+        train_ds = T.make_dataset(x, y, batch_size, shuffle=True, augment=True, seed=seed,
+                                  scaling=PIXELS if per_model else s_in)
     elif augment:
-        outs, params = teacher_views(t_model, x, views=views, seed=seed)
-        train_ds = views_dataset(x, y, outs, params, batch_size, seed)
+        outs, params = teacher_views(t_model, x, views=views, seed=seed, scaling=t_in)
+        train_ds = views_dataset(x, y, outs, params, batch_size, seed, scaling=s_in)
     else:
         train_ds = T.make_dataset(x, y, batch_size, shuffle=True, augment=False, seed=seed,
-                                  extra=T.predict(t_model, x))
+                                  extra=T.predict(t_model, x, scaling=t_in), scaling=s_in)
     val_ds = None
     val_metrics = {}
     if data.get("val") is not None and len(data["val"][0]):
         xv, yv = data["val"]
-        t_val = T.predict(t_model, xv)
-        val_ds = T.make_dataset(xv, yv, 512, shuffle=False, augment=False, seed=seed, extra=t_val)
+        t_val = T.predict(t_model, xv, scaling=t_in)
+        val_ds = T.make_dataset(xv, yv, 512, shuffle=False, augment=False, seed=seed, extra=t_val,
+                                scaling=PIXELS if per_model else s_in)
         val_metrics["teacher_val_accuracy"] = float((t_val.argmax(axis=1) == yv).mean())
     live = T.open_live(live_dir)
     callbacks = []
@@ -235,11 +264,11 @@ def distill(student, teacher, data: dict, *, alpha: float, temperature: float, t
         live.end()
 
     if val_ds is not None:
-        val_metrics["val_accuracy"] = T.score(T.predict(student, data["val"][0]), data["val"][1],
+        val_metrics["val_accuracy"] = T.score(T.predict(student, data["val"][0], scaling=s_in), data["val"][1],
                                               probabilities=False)["accuracy"]
     xt, yt = data["test"]
-    z_s = T.predict(student, xt)
-    t_test = T.predict(t_model, xt)
+    z_s = T.predict(student, xt, scaling=s_in)
+    t_test = T.predict(t_model, xt, scaling=t_in)
     total, hard, soft = (float(v) for v in kd_loss_terms(yt, z_s, t_test, alpha=alpha, temperature=temperature,
                                                           teacher_outputs=teacher_outputs))
     return {

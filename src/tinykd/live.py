@@ -141,8 +141,10 @@ def scores(output: bytes, scale: float, zero_point: int) -> np.ndarray:
 # -- the loop --------------------------------------------------------------------------------
 
 def run(link, frames, names: list[str] | None = None, limit: int = 0, echo=print,
-        ready_timeout_s: float = 20.0) -> list[Prediction]:
-    """Send frames to the device behind `link` (a tinykd.device.protocol.Link), one at a time."""
+        ready_timeout_s: float = 20.0, scaling=None) -> list[Prediction]:
+    """Send frames to the device behind `link` (a tinykd.device.protocol.Link), one at a time;
+    `scaling` (tinykd.data.scaling.InputScaling, None = pixels / 255) is how the board's model
+    takes its pixels (params student.input)."""
     from .device.evaluate import quantize_input
 
     hello = link.wait_ready(ready_timeout_s)
@@ -152,12 +154,14 @@ def run(link, frames, names: list[str] | None = None, limit: int = 0, echo=print
     _, h, w, c = shape
     if c not in (1, 3):
         raise TinykdError(f"the device's model takes {c}-channel images; live sends grey (1) or RGB (3)")
+    if scaling is not None:
+        scaling.check_channels(c)
     echo(f"live: {hello.board or 'device'} runs model {hello.model_sha256[:12]}, input {h}x{w}x{c}, "
          f"{hello.output_bytes} classes, latency in {hello.latency_unit}"
          + (" (emulated: instructions, a lower bound for real cycles)" if hello.emulated else ""))
     results = []
     for source, img in frames:
-        x = quantize_input(to_model_input(img, h, w, c), hello.input_scale, hello.input_zero_point)
+        x = quantize_input(to_model_input(img, h, w, c), hello.input_scale, hello.input_zero_point, scaling)
         t0 = time.monotonic()
         r = link.infer(x.tobytes())
         rtt = (time.monotonic() - t0) * 1e3
@@ -181,7 +185,7 @@ def run(link, frames, names: list[str] | None = None, limit: int = 0, echo=print
 
 
 def _settings(params_path: Path) -> dict:
-    """firmware.baud and device.* from params.yaml when there is one, else their defaults."""
+    """firmware.baud, device.* and student.input from params.yaml when there is one, else their defaults."""
     from . import params as P
 
     if params_path.is_file():
@@ -190,7 +194,7 @@ def _settings(params_path: Path) -> dict:
         p = P.validate({}, P.load_schema())
     return {"baud": P.get(p, "firmware.baud", 115200), "backend": P.get(p, "device.backend", "qemu"),
             "port": P.get(p, "device.port", ""), "timeout_s": P.get(p, "device.timeout_s", 10.0),
-            "retries": P.get(p, "device.retries", 3)}
+            "retries": P.get(p, "device.retries", 3), "input": P.get(p, "student.input", None)}
 
 
 def _cmd(args) -> int:
@@ -198,14 +202,17 @@ def _cmd(args) -> int:
 
     if (args.folder is None) == (args.camera is None):
         raise ParamError("source", "both" if args.folder else "none", "exactly one of --folder DIR or --camera [N]")
+    from .data.scaling import from_params
+
     s = _settings(Path(args.params))
+    scaling = from_params(s["input"], "student.input")
     port = args.port if args.port is not None else s["port"]
     frames = folder_frames(Path(args.folder), loop=args.loop) if args.folder is not None else camera_frames(args.camera)
     names = class_names(Path(args.dataset)) if args.dataset else None
     with open_device(backend=s["backend"], port=port, flash_dir=Path(args.flash),
                      baud=args.baud or s["baud"], timeout_s=s["timeout_s"], retries=s["retries"]) as link:
         try:
-            run(link, frames, names, limit=args.limit)
+            run(link, frames, names, limit=args.limit, scaling=scaling)
         except KeyboardInterrupt:
             print("live: stopped", file=sys.stderr)
     return 0
@@ -221,7 +228,8 @@ def add_parser(sub) -> None:
                    help="the board's serial port or pyserial URL (socket://host:port); default: params.yaml "
                         "device.port, and if that is empty a QEMU board on the flashed image")
     p.add_argument("--flash", default="build/flash", help="flash stage folder holding the QEMU image")
-    p.add_argument("--params", default="params.yaml", help="for firmware.baud and device.* (optional)")
+    p.add_argument("--params", default="params.yaml",
+                   help="for firmware.baud, device.* and student.input (the model's pixel scaling) (optional)")
     p.add_argument("--baud", type=int, default=0, help="override firmware.baud")
     p.add_argument("--dataset", default="data/dataset.json", help="class names (optional)")
     p.add_argument("--limit", type=int, default=0, help="stop after N frames (0 = all / until Ctrl-C)")

@@ -16,21 +16,23 @@ def representative_indices(n_train: int, samples: int, seed: int) -> np.ndarray:
     return rng.permutation(n_train)[: min(samples, n_train)]
 
 
-def convert_int8(model, calibration: np.ndarray) -> bytes:
-    """A full-int8 .tflite (int8 input and output) of a float Keras model; `calibration` is uint8 NHWC."""
+def convert_int8(model, calibration: np.ndarray, scaling=None) -> bytes:
+    """A full-int8 .tflite (int8 input and output) of a float Keras model; `calibration` is uint8
+    NHWC, turned into the model's input by `scaling` (InputScaling; None = pixels / 255), so the
+    input quantization covers the range the model really sees."""
+    import keras
     import tensorflow as tf
 
-    from .data import to_float
+    from .data.scaling import resolve
 
-    import keras
-
+    scaling = resolve(scaling)
     # Re-wrap with a batch-1 input so the converter sees static shapes throughout.
     inp = keras.Input(tuple(model.inputs[0].shape[1:]), batch_size=1, name="image")
     fixed = keras.Model(inp, model(inp, training=False), name=model.name)
 
     def representative():
         for img in calibration:
-            yield [to_float(img[None])]
+            yield [scaling.numpy(img[None])]
 
     converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -45,9 +47,12 @@ def convert_int8(model, calibration: np.ndarray) -> bytes:
         raise ExportError(f"{model.name}: int8 conversion failed ({first})") from None
 
 
-def run_tflite(blob: bytes, x_uint8: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Dequantized outputs of an int8 .tflite on uint8 images, one image at a time (as on the board)."""
+def run_tflite(blob: bytes, x_uint8: np.ndarray, scaling=None) -> tuple[np.ndarray, dict]:
+    """Dequantized outputs of an int8 .tflite on uint8 images, one image at a time (as on the
+    board); `scaling` (InputScaling, None = pixels / 255) is how the model takes its pixels."""
     from ai_edge_litert.interpreter import Interpreter
+
+    from .data.scaling import quantize_pixels
 
     interp = Interpreter(model_content=blob, num_threads=1)
     interp.allocate_tensors()
@@ -58,8 +63,7 @@ def run_tflite(blob: bytes, x_uint8: np.ndarray) -> tuple[np.ndarray, dict]:
         raise ExportError(f"tflite input/output types are {inp['dtype']}/{out['dtype']}, expected int8/int8")
     results = np.zeros((len(x_uint8), int(np.prod(out["shape"][1:]))), dtype=np.float32)
     for i, img in enumerate(x_uint8):
-        q = np.round(img.astype(np.float32) / 255.0 / in_scale + in_zp)
-        interp.set_tensor(inp["index"], np.clip(q, -128, 127).astype(np.int8)[None])
+        interp.set_tensor(inp["index"], quantize_pixels(img, in_scale, in_zp, scaling)[None])
         interp.invoke()
         raw = interp.get_tensor(out["index"]).reshape(-1).astype(np.float32)
         results[i] = (raw - out_zp) * out_scale

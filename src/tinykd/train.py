@@ -72,8 +72,12 @@ def _random_params(batch, shape, seed):
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, augment: bool,
-                 seed: int, extra: np.ndarray | None = None, views: np.ndarray | None = None):
-    """tf.data pipeline of (image float [0,1], label[, extra]) batches, deterministic for a seed.
+                 seed: int, extra: np.ndarray | None = None, views: np.ndarray | None = None,
+                 scaling=None):
+    """tf.data pipeline of (image float, label[, extra]) batches, deterministic for a seed.
+
+    Images are uint8 pixels turned into the model's input by `scaling` (a
+    tinykd.data.scaling.InputScaling; None = pixels / 255).
 
     `extra` rides along per example (cached teacher outputs), so it stays paired under shuffling.
     `views` (n, 3) gives fixed augmentation parameters per example (see augment_params) instead of
@@ -82,6 +86,9 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
     """
     import tensorflow as tf
 
+    from .data.scaling import resolve
+
+    scaling = resolve(scaling)
     shape = tuple(x.shape[1:])
     parts = [x, y]
     if extra is not None:
@@ -94,7 +101,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
     ds = ds.batch(batch_size)
 
     def to_float(img, *rest):
-        return (tf.cast(img, tf.float32) / 255.0, *rest)
+        return (scaling.tf(img), *rest)
 
     if views is not None:
         ds = ds.map(lambda *el: (apply_augment(to_float(el[0])[0], el[-1]), *el[1:-1]),
@@ -180,8 +187,9 @@ def open_live(live_dir: str | os.PathLike | None):
 
 
 def fit(model, data: dict, *, epochs: int, batch_size: int, learning_rate: float, augment: bool,
-        seed: int, live_dir=None, verbose: int = 2, optimizer_name: str = "adam"):
-    """Train a logits model with cross-entropy on data["train"], validating on data["val"]."""
+        seed: int, live_dir=None, verbose: int = 2, optimizer_name: str = "adam", scaling=None):
+    """Train a logits model with cross-entropy on data["train"], validating on data["val"];
+    `scaling` (InputScaling, None = pixels / 255) is how the model takes its pixels."""
     import keras
 
     x, y = data["train"]
@@ -189,9 +197,10 @@ def fit(model, data: dict, *, epochs: int, batch_size: int, learning_rate: float
     model.compile(optimizer=optimizer(learning_rate, epochs, steps, optimizer_name),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    train_ds = make_dataset(x, y, batch_size, shuffle=True, augment=augment, seed=seed)
+    train_ds = make_dataset(x, y, batch_size, shuffle=True, augment=augment, seed=seed, scaling=scaling)
     val = data.get("val")
-    val_ds = make_dataset(*val, 512, shuffle=False, augment=False, seed=seed) if val and len(val[0]) else None
+    val_ds = (make_dataset(*val, 512, shuffle=False, augment=False, seed=seed, scaling=scaling)
+              if val and len(val[0]) else None)
     live = open_live(live_dir)
     callbacks = []
     if live is not None:
@@ -204,16 +213,20 @@ def fit(model, data: dict, *, epochs: int, batch_size: int, learning_rate: float
     return history
 
 
-def evaluate(model, x: np.ndarray, y: np.ndarray, *, probabilities: bool = False, batch_size: int = 512) -> dict:
+def evaluate(model, x: np.ndarray, y: np.ndarray, *, probabilities: bool = False, batch_size: int = 512,
+             scaling=None) -> dict:
     """Accuracy and mean cross-entropy of a float model on uint8 images."""
-    outputs = predict(model, x, batch_size=batch_size)
+    outputs = predict(model, x, batch_size=batch_size, scaling=scaling)
     return score(outputs, y, probabilities=probabilities)
 
 
-def predict(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    from .data import to_float
+def predict(model, x: np.ndarray, batch_size: int = 512, scaling=None) -> np.ndarray:
+    """The model's outputs on uint8 images, each turned into its input by `scaling`
+    (InputScaling; None = pixels / 255)."""
+    from .data.scaling import resolve
 
-    out = [np.asarray(model(to_float(x[i:i + batch_size]), training=False))
+    scaling = resolve(scaling)
+    out = [np.asarray(model(scaling.numpy(x[i:i + batch_size]), training=False))
            for i in range(0, len(x), batch_size)]
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 

@@ -82,10 +82,12 @@ def load_test(data_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str] | None]
     return x, y.astype(np.int64), classes
 
 
-def quantize_input(img_u8: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """uint8 pixels → the model's int8 input; the same arithmetic as tinykd.quantize.run_tflite."""
-    q = np.round(img_u8.astype(np.float32) / 255.0 / scale + zero_point)
-    return np.clip(q, -128, 127).astype(np.int8)
+def quantize_input(img_u8: np.ndarray, scale: float, zero_point: int, scaling=None) -> np.ndarray:
+    """uint8 pixels → the model's int8 input; the same arithmetic as tinykd.quantize.run_tflite.
+    `scaling` (tinykd.data.scaling.InputScaling, None = pixels / 255): how the model takes pixels."""
+    from ..data.scaling import quantize_pixels
+
+    return quantize_pixels(img_u8, scale, zero_point, scaling)
 
 
 class HostReference:
@@ -186,7 +188,7 @@ def run_images(link: Link, hello: Hello, inputs: np.ndarray, expected_sha: str, 
     return out
 
 
-def _prepare(tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int):
+def _prepare(tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int, scaling=None):
     """(host reference, test indices, labels, int8 inputs) after checking the .tflite is the export's."""
     tflite = Path(tflite)
     if not tflite.is_file():
@@ -202,7 +204,9 @@ def _prepare(tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int
     if int(np.prod(x.shape[1:])) != want:
         raise DataError(f"the test images are {'x'.join(map(str, x.shape[1:]))} = {int(np.prod(x.shape[1:]))} "
                         f"values; the model takes {want} ({'x'.join(map(str, ref.inp['shape']))})")
-    inputs = quantize_input(x[idx], ref.input_scale, ref.input_zero_point)
+    if scaling is not None:
+        scaling.check_channels(int(x.shape[-1]))
+    inputs = quantize_input(x[idx], ref.input_scale, ref.input_zero_point, scaling)
     return ref, idx, y, inputs
 
 
@@ -224,9 +228,10 @@ def _collect(ev: Evaluation, idx, y, device, host) -> Evaluation:
 
 def evaluate(*, link: Link, tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int,
              reflash_hint: str, progress: bool = True, ready_timeout_s: float = 20.0,
-             on_image=None) -> Evaluation:
-    """The UART transport: one INFER request per image over `link`."""
-    ref, idx, y, inputs = _prepare(tflite, data_dir, expected_sha, samples, seed)
+             on_image=None, scaling=None) -> Evaluation:
+    """The UART transport: one INFER request per image over `link`; `scaling` (InputScaling,
+    None = pixels / 255) turns the test images into the model's input."""
+    ref, idx, y, inputs = _prepare(tflite, data_dir, expected_sha, samples, seed, scaling)
     hello = link.wait_ready(ready_timeout_s)
     _check_hello(hello, inputs, expected_sha, reflash_hint)
 
@@ -239,12 +244,13 @@ def evaluate(*, link: Link, tflite: Path, data_dir: Path, expected_sha: str, sam
 
 def evaluate_bulk(*, image: Path, tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int,
                   reflash_hint: str, progress: bool = True, jobs: int | None = None,
-                  log: Path | None = None, timeout_s: float | None = 120.0, on_started=None) -> Evaluation:
+                  log: Path | None = None, timeout_s: float | None = 120.0, on_started=None,
+                  scaling=None) -> Evaluation:
     """The semihosting transport (QEMU only): every image through `image` (tinykd-semihost.elf) on
     `jobs` QEMU instances, while this process runs the host reference on the same inputs."""
     from . import bulk
 
-    ref, idx, y, inputs = _prepare(tflite, data_dir, expected_sha, samples, seed)
+    ref, idx, y, inputs = _prepare(tflite, data_dir, expected_sha, samples, seed, scaling)
     host: list[np.ndarray] = []
 
     def work() -> bool:
