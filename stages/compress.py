@@ -26,12 +26,14 @@ def main() -> None:
         p = P.load(args.params, sections=["quantize", "compress", "prune"])
         from tinykd import train
         from tinykd.compress import compress
+        from tinykd.data.scaling import from_params
         from tinykd.model_io import load_keras
 
         train.seed_everything(p["seed"])
-        data, _ = train.load_data(args.data)
+        data, info = train.load_data(args.data)
+        scaling = from_params(P.get(p, "student.input"), "student.input", info["shape"][-1])
         model = load_keras(args.model)
-        blob, metrics = compress(args.method, model, data, p)
+        blob, metrics = compress(args.method, model, data, p, scaling=scaling)
         write_bytes(args.tflite, blob)
         write_json(args.metrics, metrics)
         print(f"compress {args.method}: float {metrics['float_accuracy']:.4f} -> int8 {metrics['int8_accuracy']:.4f}, "

@@ -234,3 +234,23 @@ def test_quantize_stage_reads_each_models_own_key():
     assert "student.input" in stages["baseline"]["params"] and "teacher.input" not in stages["baseline"]["params"]
     assert {"teacher.input", "student.input"} <= set(stages["distill"]["params"])
     assert "student.input" in stages["evaluate"]["do"]["params"]
+
+
+def test_compress_qat_covers_the_raw_pixel_range(raw_teacher):
+    """compress (QAT) fine-tunes on, calibrates with and quantizes for the model's own inputs."""
+    from tinykd.compress import compress
+    from tinykd.compress import qat as Q
+
+    q = Q.quantize_model(raw_teacher, input_range=RAW.value_range())
+    assert [layer.fixed_range for layer in Q.act_quantizers(q) if layer.name == "input_aq"] == [(0.0, 255.0)]
+    assert S.DEFAULT.value_range() == (0.0, 1.0) and MEAN_STD.value_range()[0] < 0 < MEAN_STD.value_range()[1]
+    _, _, data = _data()
+    p = P.validate({"quantize": {"representative_samples": 16}, "compress": {"qat_epochs": 1, "batch_size": 16}},
+                   P.load_schema())
+    blob, m = compress("qat", raw_teacher, data, p, verbose=0, scaling=RAW)
+    from tinykd.quantize import run_tflite
+
+    out, io = run_tflite(blob, data["test"][0], scaling=RAW)
+    assert io["input_scale"] == pytest.approx(1.0, rel=1e-3) and io["input_zero_point"] == -128
+    assert m["int8_accuracy"] == train.score(out, data["test"][1], probabilities=False)["accuracy"]
+    assert m["base_float_accuracy"] == train.evaluate(raw_teacher, *data["test"], scaling=RAW)["accuracy"]

@@ -11,8 +11,9 @@ from .methods import METHODS
 __all__ = ["METHODS", "compress"]
 
 
-def compress(method: str, model, data: dict, params: dict, verbose: int = 2) -> tuple[bytes, dict]:
-    """(int8 .tflite, metrics) of `method` applied to the trained float `model`."""
+def compress(method: str, model, data: dict, params: dict, verbose: int = 2, scaling=None) -> tuple[bytes, dict]:
+    """(int8 .tflite, metrics) of `method` applied to the trained float `model`, which takes its
+    pixels as `scaling` says (tinykd.data.scaling.InputScaling, None = pixels / 255)."""
     import hashlib
 
     from .. import train
@@ -26,14 +27,14 @@ def compress(method: str, model, data: dict, params: dict, verbose: int = 2) -> 
                                            params["seed"])]
     probabilities = ends_in_softmax(model)
     xt, yt = data["test"]
-    base_scores = train.evaluate(model, xt, yt, probabilities=probabilities)
+    base_scores = train.evaluate(model, xt, yt, probabilities=probabilities, scaling=scaling)
     base_params, _ = M.count_params(model)
     float_gzip = M.gzip_size(M.convert_float(model))
 
-    result = run(method, model, data, params, calib, probabilities=probabilities, verbose=verbose)
+    result = run(method, model, data, params, calib, probabilities=probabilities, verbose=verbose, scaling=scaling)
     blob, float_model, deployed = result["blob"], result["float_model"], result["deployed"]
-    float_scores = train.evaluate(float_model, xt, yt, probabilities=probabilities)
-    outputs, _ = run_tflite(blob, xt)
+    float_scores = train.evaluate(float_model, xt, yt, probabilities=probabilities, scaling=scaling)
+    outputs, _ = run_tflite(blob, xt, scaling=scaling)
     int8_scores = train.score(outputs, yt, probabilities=probabilities)
 
     n_params, _ = M.count_params(deployed)

@@ -29,7 +29,7 @@ def copy_model(model):
 
 
 def finetune(model, data: dict, *, epochs: int, batch_size: int, learning_rate: float, seed: int,
-             probabilities: bool = False, callbacks=(), verbose: int = 2):
+             probabilities: bool = False, callbacks=(), verbose: int = 2, scaling=None):
     """Cross-entropy fine-tuning on data["train"] with the pipeline's input pipeline and optimizer."""
     import keras
 
@@ -40,9 +40,10 @@ def finetune(model, data: dict, *, epochs: int, batch_size: int, learning_rate: 
     model.compile(optimizer=train.optimizer(learning_rate, epochs, steps),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    ds = train.make_dataset(x, y, batch_size, shuffle=True, augment=False, seed=seed)
+    ds = train.make_dataset(x, y, batch_size, shuffle=True, augment=False, seed=seed, scaling=scaling)
     val = data.get("val")
-    val_ds = train.make_dataset(*val, 512, shuffle=False, augment=False, seed=seed) if val and len(val[0]) else None
+    val_ds = (train.make_dataset(*val, 512, shuffle=False, augment=False, seed=seed, scaling=scaling)
+              if val and len(val[0]) else None)
     return model.fit(ds, validation_data=val_ds, epochs=epochs, callbacks=list(callbacks), verbose=verbose)
 
 
@@ -50,7 +51,7 @@ def steps_per_epoch(data: dict, batch_size: int) -> int:
     return int(np.ceil(len(data["train"][0]) / batch_size))
 
 
-def _prune(model, data, method: str, p: dict, probabilities: bool, verbose: int):
+def _prune(model, data, method: str, p: dict, probabilities: bool, verbose: int, scaling=None):
     """(pruned float model to deploy, pruner, schedule history)."""
     cp, pp = p["compress"], p["prune"]
     work = copy_model(model)
@@ -59,7 +60,7 @@ def _prune(model, data, method: str, p: dict, probabilities: bool, verbose: int)
     schedule = from_params(pp).resolve(total)
     cb = P.make_callback(pruner, schedule)
     finetune(work, data, epochs=pp["epochs"], batch_size=cp["batch_size"], learning_rate=pp["learning_rate"],
-             seed=p["seed"], probabilities=probabilities, callbacks=[cb], verbose=verbose)
+             seed=p["seed"], probabilities=probabilities, callbacks=[cb], verbose=verbose, scaling=scaling)
     pruner.apply()
     info = {"prune_method": method, "schedule": schedule.kind, "target_sparsity": schedule.target_sparsity,
             "begin_step": schedule.begin_step, "end_step": schedule.end_step, "frequency": schedule.frequency,
@@ -73,38 +74,41 @@ def _prune(model, data, method: str, p: dict, probabilities: bool, verbose: int)
     return work, pruner, info
 
 
-def _qat(model, data, p: dict, calib_float: np.ndarray, probabilities: bool, verbose: int, masks=None):
+def _qat(model, data, p: dict, calib_float: np.ndarray, probabilities: bool, verbose: int, masks=None,
+         scaling=None):
+    from ..data.scaling import resolve
+
     cp = p["compress"]
-    q = Q.quantize_model(model, momentum=cp["ema_momentum"], masks=masks)
+    q = Q.quantize_model(model, momentum=cp["ema_momentum"], masks=masks, input_range=resolve(scaling).value_range())
     Q.calibrate(q, calib_float)
     finetune(q, data, epochs=cp["qat_epochs"], batch_size=cp["batch_size"], learning_rate=cp["qat_learning_rate"],
-             seed=p["seed"], probabilities=probabilities, verbose=verbose)
+             seed=p["seed"], probabilities=probabilities, verbose=verbose, scaling=scaling)
     return q
 
 
 def run(method: str, model, data: dict, p: dict, calib: np.ndarray, *, probabilities: bool = False,
-        verbose: int = 2) -> dict:
+        verbose: int = 2, scaling=None) -> dict:
     """{"blob", "float_model" (evaluated in float / fake-quant), "deployed" (the float model whose
     architecture ships), "info"} for one method."""
-    from ..data import to_float
+    from ..data.scaling import resolve
     from ..quantize import convert_int8
 
     if method not in METHODS:
         raise ParamError("compress method", method, "one of " + ", ".join(METHODS))
-    calib_float = to_float(calib)
+    calib_float = resolve(scaling).numpy(calib)
     info: dict = {}
     if method == "ptq":
         float_model = deployed = model
     elif method == "qat":
         deployed = model
-        float_model = _qat(model, data, p, calib_float, probabilities, verbose)
+        float_model = _qat(model, data, p, calib_float, probabilities, verbose, scaling=scaling)
     elif method in ("prune_unstructured", "prune_structured"):
-        float_model, pruner, info = _prune(model, data, method.split("_", 1)[1], p, probabilities, verbose)
+        float_model, pruner, info = _prune(model, data, method.split("_", 1)[1], p, probabilities, verbose, scaling)
         deployed = float_model
     else:  # ppqat
-        pruned, pruner, info = _prune(model, data, p["prune"]["method"], p, probabilities, verbose)
+        pruned, pruner, info = _prune(model, data, p["prune"]["method"], p, probabilities, verbose, scaling)
         masks = pruner.masks if p["prune"]["method"] == "unstructured" else None
         deployed = pruned
-        float_model = _qat(pruned, data, p, calib_float, probabilities, verbose, masks=masks)
-    blob = convert_int8(float_model, calib)
+        float_model = _qat(pruned, data, p, calib_float, probabilities, verbose, masks=masks, scaling=scaling)
+    blob = convert_int8(float_model, calib, scaling)
     return {"blob": blob, "float_model": float_model, "deployed": deployed, "info": info}

@@ -193,8 +193,12 @@ def _check_conv_config(layer) -> None:
         raise GraphError(f"layer {layer.name!r}: grouped convolutions are not supported by QAT")
 
 
-def quantize_model(model, momentum: float = 0.99, masks: dict | None = None):
+def quantize_model(model, momentum: float = 0.99, masks: dict | None = None,
+                   input_range: tuple[float, float] = (0.0, 1.0)):
     """A fake-quantized copy of `model` with its weights (BN folded at run time, stats frozen).
+
+    `input_range` is the fixed range of the input quantizer: what the model's inputs span
+    (pixels / 255: (0, 1); see tinykd.data.scaling.InputScaling.value_range).
 
     `masks` ({layer name: 0/1 kernel mask}) keeps pruned weights at zero during QAT (PP-QAT);
     the FoldedQuantLayer keeps the source layer's name, so masks carry over by name.
@@ -257,9 +261,10 @@ def quantize_model(model, momentum: float = 0.99, masks: dict | None = None):
         raise GraphError(f"layer {layer.name!r} ({kind}) is not supported by QAT; supported: "
                          + ", ".join(WEIGHTED + ("BatchNormalization",) + PASS_THROUGH + REQUANTIZE))
 
-    # Input quantizer: the images reach the model as uint8 / 255.
+    # Input quantizer: the images' whole range as the model takes them (uint8 / 255 by default).
+    lo, hi = (float(v) for v in input_range)
     return rebuild(model, make, name=f"{model.name}_qat",
-                   prologue=lambda x: ActQuant(fixed_range=(0.0, 1.0), name="input_aq")(x))
+                   prologue=lambda x: ActQuant(fixed_range=(lo, hi), name="input_aq")(x))
 
 
 def act_quantizers(model) -> list:

@@ -96,6 +96,13 @@ class InputScaling:
             out = out / tf.constant(self._constants(self.std))
         return out
 
+    def value_range(self) -> tuple[float, float]:
+        """(lowest, highest) input value any pixel 0..255 of any channel becomes: the range a
+        per-tensor input quantizer must cover. (0.0, 1.0) for the default."""
+        c = max(len(self.mean), len(self.std))
+        ends = self.numpy(np.array([[0] * c, [255] * c], np.uint8))
+        return float(ends.min()), float(ends.max())
+
     def as_dict(self) -> dict:
         return {"mean": list(self.mean), "std": list(self.std)}
 
