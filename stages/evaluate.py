@@ -19,6 +19,9 @@ def main() -> None:
     ap.add_argument("--metrics", required=True, help="device metrics .json to write")
     ap.add_argument("--plots", required=True, help="folder for confusion.csv and per_image.csv")
     ap.add_argument("--qemu-log", default=None, help="append QEMU's stderr here")
+    ap.add_argument("--journal", default=None,
+                    help="UART transport: append each answer here and resume from it (default: "
+                         "journal/evaluate.jsonl beside the --flash folder; not a stage output)")
     args = ap.parse_args()
 
     def body():
@@ -62,21 +65,45 @@ def main() -> None:
             ev = E.evaluate_bulk(image=Path(args.flash) / record["semihost_image"], log=log,
                                  timeout_s=max(60.0, 10 * P.get(p, "device.timeout_s")), **common)
         else:
+            import sys
+
+            # The journal keeps every answer through a failure or a kill; DVC deletes a stage's outs
+            # before running it, so it lives beside the flash folder, not among them.
+            journal = Path(args.journal) if args.journal else Path(args.flash).parent / "journal" / "evaluate.jsonl"
+
+            def said_journal(jr):
+                if jr.results:
+                    print(f"evaluate: resuming from {jr.path}: {len(jr.results)} images already answered",
+                          file=sys.stderr)
+                elif jr.why_new:
+                    print(f"evaluate: {jr.path} was {jr.why_new}: starting over", file=sys.stderr)
+
             with E.open_device(backend=backend, port=port, flash_dir=Path(args.flash),
                                baud=P.get(p, "firmware.baud"), timeout_s=P.get(p, "device.timeout_s"),
-                               retries=P.get(p, "device.retries"), log=log) as link:
-                ev = E.evaluate(link=link, **common)
+                               retries=P.get(p, "device.retries"), log=log,
+                               chunk_bytes=P.get(p, "device.chunk_bytes"),
+                               chunk_retries=P.get(p, "device.chunk_retries")) as link:
+                ev = E.evaluate(link=link, journal=journal, firmware_sha=record["image_sha256"],
+                                max_failed=P.get(p, "device.max_failed_images"), on_journal=said_journal,
+                                on_failure=lambda k, msg: print(f"evaluate: {msg}", file=sys.stderr), **common)
         m = E.metrics(ev, backend=backend, firmware_sha=record["image_sha256"], model_sha=expected)
         m["port"] = port  # "" = a QEMU board started by this stage
         with atomic_dir(args.plots) as tmp:
             write_text(tmp / "confusion.csv", E.confusion_csv(ev, x_classes))
             write_text(tmp / "per_image.csv", E.per_image_csv(ev, x_classes))
         write_json(args.metrics, m)
+        if ev.journal is not None:
+            ev.journal.remove()  # the metrics hold it all now; a forced rerun measures afresh
         unit = m["latency_unit"]
         print(f"evaluate: {m['samples']} images, accuracy {m['accuracy']:.4f}, bit-exact {m['bit_exact']:.4f}, "
               f"top-1 agreement {m['top1_agreement']:.4f}, median {m[f'latency_{unit}_median']:.0f} {unit} "
-              f"({m['latency_ms_at_80mhz']:.2f} ms at 80 MHz); {len(ev.results) / max(ev.wall_s, 1e-9):.1f} "
+              f"({m['latency_ms_at_80mhz']:.2f} ms at 80 MHz); {(ev.sent if transport == 'uart' else len(ev.results)) / max(ev.wall_s, 1e-9):.1f} "
               f"images/s over {transport} ({ev.wall_s:.1f} s)")
+        if transport == "uart":
+            st = ev.link_stats
+            print(f"evaluate: {ev.sent} images sent, {ev.resumed} from the journal, {len(ev.failed)} failed; "
+                  f"{st.get('chunks', 0)} LOAD chunks ({st.get('chunk_resends', 0)} resent), {st.get('retries', 0)} "
+                  f"resends in all, {st.get('reboots', 0)} reboots")
 
     run(body)
 

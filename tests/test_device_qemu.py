@@ -235,7 +235,7 @@ def _all_correct(dev) -> None:
 def test_hello_describes_the_model(device, pipe):
     h = device["hello"]
     info = json.loads((pipe["model"] / "model.json").read_text())
-    assert h.protocol_version == 1 and h.core_hz == 80_000_000 and h.timer.name == "SYSTICK"
+    assert h.protocol_version == 2 and h.core_hz == 80_000_000 and h.timer.name == "SYSTICK"
     assert h.model_sha256 == info["sha256"] and h.arena_bytes == info["arena_bytes"] and h.macs == info["macs"]
     assert list(h.input_shape) == info["input"]["shape"] and list(h.output_shape) == info["output"]["shape"]
     assert h.input_zero_point == info["input"]["zero_point"]
@@ -243,14 +243,18 @@ def test_hello_describes_the_model(device, pipe):
     assert h.board.startswith("B-L475E-IOT01A")
 
 
+def _load(tag: int, offset: int, data: bytes) -> bytes:
+    return struct.pack("<HH", tag, offset) + data
+
+
 def test_bad_crc_gets_an_error_and_nothing_is_lost(device):
     from tinykd.device.protocol import ErrorCode, Type, encode
 
     link = device["link"]
-    frame = bytearray(encode(Type.INFER, 200, device["inputs"][0]))
+    frame = bytearray(encode(Type.LOAD, 200, _load(900, 0, device["inputs"][0][:64])))
     frame[-1] ^= 0xFF
     link.write(bytes(frame))
-    assert _errors(link) == [(ErrorCode.CRC, Type.INFER, 200)]
+    assert _errors(link) == [(ErrorCode.CRC, Type.LOAD, 200)]
     _all_correct(device)
 
 
@@ -272,9 +276,9 @@ def test_truncated_frame_times_out_on_the_device(device):
     from tinykd.device.protocol import ErrorCode, Type, encode
 
     link = device["link"]
-    link.write(encode(Type.INFER, 201, device["inputs"][1])[:100])
+    link.write(encode(Type.LOAD, 201, _load(901, 0, device["inputs"][1][:128]))[:100])
     errs = _errors(link)
-    assert errs == [(ErrorCode.TRUNCATED, Type.INFER, 201)]
+    assert errs == [(ErrorCode.TRUNCATED, Type.LOAD, 201)]
     _all_correct(device)
 
 
@@ -282,12 +286,48 @@ def test_oversized_wrong_length_and_unknown_type(device):
     from tinykd.device.protocol import ErrorCode, Type, encode
 
     link = device["link"]
-    link.write(b"\xa5\x5a" + struct.pack("<BBH", Type.INFER, 202, 0xFFFF))
-    assert _errors(link) == [(ErrorCode.LENGTH, Type.INFER, 202)]
-    link.write(encode(Type.INFER, 203, b"short"))
-    assert _errors(link) == [(ErrorCode.LENGTH, Type.INFER, 203)]
+    link.write(b"\xa5\x5a" + struct.pack("<BBH", Type.LOAD, 202, 0xFFFF))
+    assert _errors(link) == [(ErrorCode.LENGTH, Type.LOAD, 202)]
+    link.write(encode(Type.LOAD, 203, b"shrt"))  # a header, no data
+    assert _errors(link) == [(ErrorCode.LENGTH, Type.LOAD, 203)]
+    link.write(encode(Type.LOAD, 205, _load(902, 190, b"abc")))  # past the 192-byte input
+    assert _errors(link) == [(ErrorCode.LENGTH, Type.LOAD, 205)]
+    link.write(encode(Type.INFER, 206, device["inputs"][0]))  # a version-1 INFER: the whole tensor
+    assert _errors(link) == [(ErrorCode.LENGTH, Type.INFER, 206)]
     link.write(encode(0x55, 204))
     assert _errors(link) == [(ErrorCode.TYPE, 0x55, 204)]
+    _all_correct(device)
+
+
+def test_infer_needs_the_whole_input_loaded_under_its_tag(device):
+    """The board refuses an INFER whose buffer is incomplete, was loaded for another tag, or does
+    not have the CRC the INFER names; a complete buffer runs, and runs again if the INFER is resent."""
+    from tinykd.device.protocol import ErrorCode, Frame, Type, crc16, encode
+
+    link = device["link"]
+    x = device["inputs"][2]
+    infer = struct.pack("<HH", 910, crc16(x))
+    link.write(encode(Type.LOAD, 210, _load(910, 0, x[:100])))
+    link.write(encode(Type.INFER, 211, infer))
+    link.write(encode(Type.LOAD, 212, _load(911, 100, x[100:])))  # the rest, but for another tag
+    link.write(encode(Type.INFER, 213, infer))
+    link.write(encode(Type.LOAD, 214, _load(910, 100, x[100:])))  # tag 910 again: the buffer restarts
+    link.write(encode(Type.INFER, 215, infer))
+    link.write(encode(Type.LOAD, 216, _load(910, 0, x[:100])))    # now whole
+    link.write(encode(Type.INFER, 217, struct.pack("<HH", 910, crc16(x) ^ 1)))
+    assert _errors(link, expect=4) == [(ErrorCode.INCOMPLETE, Type.INFER, 211), (ErrorCode.INCOMPLETE, Type.INFER, 213),
+                                       (ErrorCode.INCOMPLETE, Type.INFER, 215), (ErrorCode.INPUT_CRC, Type.INFER, 217)]
+    answers = []
+    for seq in (218, 219):  # the same INFER twice (as after a lost answer): the same result twice
+        link.write(encode(Type.INFER, seq, infer))
+        deadline = time.monotonic() + 10
+        while (f := link.next_frame(deadline)) is not None:
+            if isinstance(f, Frame) and f.type == Type.INFER | 0x80:
+                answers.append((f.seq, f.payload))
+                break
+    assert [a[0] for a in answers] == [218, 219] and answers[0][1] == answers[1][1]
+    tag, _ticks = struct.unpack_from("<HI", answers[0][1])
+    assert tag == 910 and answers[0][1][6:] == device["expected"][2]
     _all_correct(device)
 
 
@@ -334,6 +374,123 @@ def test_qemu_killed_mid_run_is_restarted_and_nothing_is_lost(device, pipe):
         got = run_images(link, hello, inputs, hello.model_sha256, "reflash", progress=False, on_image=kill_once)
         assert killed and link.board.proc.pid != killed[0] and link.board.alive()
     assert [o for o, _ in got] == device["expected"]
+
+
+# ---- a noisy line; an evaluation killed and resumed --------------------------------------------
+
+N_NOISY = 50
+
+
+@pytest.fixture(scope="module")
+def noisy(pipe):
+    """50 test images and a clean-link UART evaluation of them to compare with."""
+    from tinykd.data.store import npz_bytes
+
+    w = pipe["w"] / "noisy"
+    (w / "data").mkdir(parents=True)
+    rng = np.random.default_rng(21)
+    (w / "data" / "test.npz").write_bytes(npz_bytes({
+        "x": rng.integers(0, 256, (N_NOISY, 8, 8, 3), dtype=np.uint8),
+        "y": rng.integers(0, 10, N_NOISY).astype(np.int64)}))
+    (w / "data" / "dataset.json").write_text(json.dumps({"classes": [f"c{i}" for i in range(10)]}))
+    return w
+
+
+def _evaluate_on(pipe, w: Path, params: Path, out: str, env: dict, **popen):
+    args = [sys.executable, str(REPO / "stages" / "evaluate.py"), "--params", str(params),
+            "--flash", str(pipe["w"] / "flash"), "--model-dir", str(pipe["model"]), "--tflite", str(pipe["tflite"]),
+            "--data", str(w / "data"), "--metrics", str(w / out / "device.json"), "--plots", str(w / out / "plots"),
+            "--journal", str(w / f"journal-{out}.jsonl")]
+    if popen:
+        return subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+def _clean_uart(pipe, noisy, env) -> tuple[dict, bytes]:
+    if not (noisy / "clean" / "device.json").exists():
+        params = _params(noisy / "params_clean.yaml", chunk_bytes=64)
+        p = yaml.safe_load(params.read_text())
+        p["evaluate"]["transport"] = "uart"
+        params.write_text(yaml.safe_dump(p, sort_keys=False))
+        _ok(_evaluate_on(pipe, noisy, params, "clean", env))
+    return (json.loads((noisy / "clean" / "device.json").read_text()),
+            (noisy / "clean" / "plots" / "per_image.csv").read_bytes())
+
+
+def test_noisy_line_gives_the_clean_results(pipe, noisy, tool_env):
+    """A proxy damages 0.4 % of the bytes both ways (replaced, dropped or doubled) between the QEMU
+    board and evaluate: every image still gets through, with the clean link's outputs and ticks."""
+    from noise_proxy import NoiseProxy
+    from tinykd.device.qemu import QemuBoard
+
+    clean, clean_csv = _clean_uart(pipe, noisy, tool_env)
+    with QemuBoard(pipe["w"] / "flash" / "flash.elf") as board, \
+            NoiseProxy(("127.0.0.1", board.port), rate=0.004, seed=1) as proxy:
+        params = _params(noisy / "params_noisy.yaml", port=proxy.url, chunk_bytes=64, timeout_s=5.0)
+        proc = _evaluate_on(pipe, noisy, params, "noisy", tool_env)
+    out = _ok(proc)
+    assert proxy.damaged["to_device"] > 20 and proxy.damaged["to_host"] > 0, proxy.damaged
+    m = json.loads((noisy / "noisy" / "device.json").read_text())
+    assert m.pop("port") == proxy.url and clean.pop("port") == ""
+    assert m == clean and m["samples"] == N_NOISY and m["failed_images"] == 0 and m["bit_exact"] == 1.0
+    assert (noisy / "noisy" / "plots" / "per_image.csv").read_bytes() == clean_csv
+    stats = out.strip().splitlines()[-1]
+    assert f"{N_NOISY} images sent" in stats and "resent" in stats, out
+    assert int(stats.split("LOAD chunks (")[1].split()[0]) > 0, stats  # the noise did cost resends
+    print(stats, proxy.damaged, proxy.forwarded)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def test_killed_evaluation_resumes_from_its_journal(pipe, noisy, tool_env):
+    """evaluate (UART, its own QEMU) killed with SIGKILL after some answers: the journal keeps
+    them; the rerun sends only the rest and writes the uninterrupted run's device.json to the byte.
+    A journal made for another firmware is not used: that run starts over."""
+    import signal
+
+    clean, clean_csv = _clean_uart(pipe, noisy, tool_env)
+    params = noisy / "params_clean.yaml"
+    journal = noisy / "journal-resume.jsonl"
+    proc = _evaluate_on(pipe, noisy, params, "resume", tool_env, popen=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.exists() and len(journal.read_bytes().splitlines()) > 1 + N_NOISY // 3:
+            break
+        time.sleep(0.01)
+    qemus = _children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    for pid in qemus:  # a SIGKILLed evaluate cannot stop its QEMU
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    answered = len(journal.read_bytes().splitlines()) - 1
+    assert N_NOISY // 3 <= answered < N_NOISY and not (noisy / "resume" / "device.json").exists()
+
+    err = _evaluate_on(pipe, noisy, params, "resume", tool_env)
+    out = _ok(err)
+    assert f"{answered} images already answered" in err.stderr, err.stderr
+    assert f"{N_NOISY - answered} images sent, {answered} from the journal, 0 failed" in out, out
+    assert json.loads((noisy / "resume" / "device.json").read_text()) == clean
+    assert (noisy / "resume" / "device.json").read_bytes() == (noisy / "clean" / "device.json").read_bytes()
+    assert (noisy / "resume" / "plots" / "per_image.csv").read_bytes() == clean_csv
+    assert not journal.exists()  # done: a forced rerun measures afresh
+
+    # a journal for another firmware image: started over, same bytes again
+    assert not (noisy / "journal-clean.jsonl").exists()
+    head = {"journal": "tinykd-evaluate-journal", "version": 1, "key": {"firmware_sha256": "0" * 64}}
+    journal.write_text(json.dumps(head) + "\n" + json.dumps({"k": 0, "ticks": 1, "output": "00" * 10}) + "\n")
+    again = _ok(_evaluate_on(pipe, noisy, params, "resume", tool_env))
+    assert f"{N_NOISY} images sent, 0 from the journal" in again
+    assert (noisy / "resume" / "device.json").read_bytes() == (noisy / "clean" / "device.json").read_bytes()
 
 
 def test_per_layer_profile_build(pipe, capsys):

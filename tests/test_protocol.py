@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -184,15 +185,15 @@ def test_zero_capacity_parser_accepts_only_empty_frames(lib):
 def test_hello_layout_is_130_bytes_plus_board_name():
     import struct
 
-    fields = [1, 1, 0, 80_000_000, 640, 192, 10, 33184, 6, 192, 4, 2, 1, 8, 8, 3, 1, 10, 0, 0,
+    fields = [2, 1, 0, 80_000_000, 640, 192, 10, 33184, 6, 192, 4, 2, 1, 8, 8, 3, 1, 10, 0, 0,
               0.5, -128, 0.25, -128, b"a" * 64, 0]
     payload = struct.pack(P.HELLO_FORMAT, *fields) + b"board"
     h = P.Hello.parse(payload)
     assert h.input_shape == (1, 8, 8, 3) and h.output_shape == (1, 10)
     assert h.emulated and h.ticks_to_units(8) == 100.0  # 8 SysTick ticks at 80 MHz = 100 ns
     assert h.board == "board" and h.model_sha256 == "a" * 64
-    with pytest.raises(P.DeviceError, match="protocol version 2"):
-        P.Hello.parse(struct.pack("<H", 2) + payload[2:])
+    with pytest.raises(P.DeviceError, match="protocol version 1; this host speaks 2"):
+        P.Hello.parse(struct.pack("<H", 1) + payload[2:])
 
 
 # ---- search and fuzz -------------------------------------------------------------------------
@@ -251,14 +252,29 @@ class ScriptedPort:
 
 
 def _link(answer, retries=2):
-    return P.Link(ScriptedPort(answer), timeout_s=0.05, retries=retries)
+    return P.Link(ScriptedPort(answer), timeout_s=0.05, retries=retries, chunk_retries=retries)
+
+
+def _ack(seq, payload):
+    """The device's answer to a LOAD: tag, offset, length, bytes loaded (here: all of them)."""
+    tag, off = struct.unpack_from("<HH", payload)
+    n = len(payload) - 4
+    return P.encode(P.Type.LOAD | 0x80, seq, struct.pack("<HHHH", tag, off, n, off + n))
+
+
+def _infer_answer(seq, tag, ticks, out):
+    return P.encode(P.Type.INFER | 0x80, seq, struct.pack("<HI", tag, ticks) + out)
 
 
 def test_link_ignores_stale_and_foreign_frames():
     def answer(t, seq, payload, attempt):
-        return (P.encode(t | 0x80, (seq - 1) & 0xFF, b"\x01\x00\x00\x00old")       # stale answer
-                + P.encode(P.Type.ERROR, 99, bytes([1, 2, 99]))                    # about other garbage
-                + b"noise" + P.encode(t | 0x80, seq, b"\x07\x00\x00\x00new"))
+        if t == P.Type.LOAD:
+            return _ack(seq, payload)
+        tag = struct.unpack_from("<H", payload)[0]
+        return (_infer_answer((seq - 1) & 0xFF, tag, 1, b"old")                 # stale answer
+                + _infer_answer(seq, tag - 1, 1, b"old")                        # an earlier input's
+                + P.encode(P.Type.ERROR, 99, bytes([1, 2, 99]))                 # about other garbage
+                + b"noise" + _infer_answer(seq, tag, 7, b"new"))
     link = _link(answer)
     r = link.infer(b"x")
     assert (r.ticks, r.output) == (7, b"new") and link.stats.retries == 0
@@ -267,18 +283,23 @@ def test_link_ignores_stale_and_foreign_frames():
 @pytest.mark.parametrize("trouble", ["silence", "error_crc", "boot"])
 def test_link_resends_after_trouble(trouble):
     def answer(t, seq, payload, attempt):
-        if attempt == 1:
+        if t == P.Type.LOAD:
+            return _ack(seq, payload)
+        if attempt == 2:
             return {"silence": b"", "error_crc": P.encode(P.Type.ERROR, seq, bytes([P.ErrorCode.CRC, t, seq])),
-                    "boot": b"\r\nbanner\r\n" + P.encode(P.Type.BOOT, 0, b"\x01\x00")}[trouble]
-        return P.encode(t | 0x80, seq, b"\x05\x00\x00\x00ok")
+                    "boot": b"\r\nbanner\r\n" + P.encode(P.Type.BOOT, 0, b"\x02\x00")}[trouble]
+        return _infer_answer(seq, struct.unpack_from("<H", payload)[0], 5, b"ok")
     link = _link(answer)
     assert link.infer(b"x").output == b"ok"
-    assert link.port.attempts == 2 and link.stats.retries == 1
+    # LOAD, INFER (lost); after a reboot the input is loaded again, else only the INFER is resent
+    assert link.port.attempts == (4 if trouble == "boot" else 3)
+    assert link.stats.reloads == (trouble == "boot")
 
 
 def test_link_gives_up_after_bounded_retries():
     link = _link(lambda *a: b"", retries=2)
-    with pytest.raises(P.DeviceError, match="INFER request failed after 3 attempts: no answer"):
+    link.chunk_retries = 2
+    with pytest.raises(P.DeviceError, match=r"LOAD of input bytes 0\.\.0 failed after 3 attempts \(no answer"):
         link.infer(b"x")
     assert link.port.attempts == 3
 

@@ -1,7 +1,7 @@
 /*
  * The tinykd binary protocol front-end (protocol.h): boot banner + BOOT frame, then HELLO,
- * INFER, RESET and PROFILE requests. Malformed input gets an ERROR frame and the parser hunts
- * for the next frame; nothing the host sends can stop the loop.
+ * LOAD, INFER, RESET and PROFILE requests. Malformed input gets an ERROR frame and the parser
+ * hunts for the next frame; nothing the host sends can stop the loop.
  */
 #include <string.h>
 
@@ -12,14 +12,21 @@
 #include "protocol.h"
 #include "tinykd_hello.h"
 
-#define RX_CAP (TINYKD_INPUT_BYTES > 64 ? TINYKD_INPUT_BYTES : 64)
-#if RX_CAP > 65535
-#error "the model input does not fit a protocol frame (64 KiB payload limit)"
+#if TINYKD_INPUT_BYTES > 65535
+#error "the model input does not fit the LOAD offsets (64 KiB limit)"
 #endif
+/* Requests are at most one LOAD chunk: a frame damaged on the line costs its own resend only. */
+#define RX_CAP (TKP_LOAD_HEADER_BYTES + TKP_CHUNK_MAX)
 
-/* Request payloads (the model input) are received straight into this buffer. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static uint8_t rx_payload[RX_CAP] BOARD_SRAM2_BSS;
+/* The model input, filled by LOAD frames; one bit per byte says what has been loaded. */
+static uint8_t model_input[TINYKD_INPUT_BYTES] BOARD_SRAM2_BSS;
+static uint8_t input_map[(TINYKD_INPUT_BYTES + 7u) / 8u] BOARD_SRAM2_BSS;
 static int8_t model_output[TINYKD_OUTPUT_BYTES] BOARD_SRAM2_BSS;
+static struct tkp_loader loader;
 
 /* Frames are written in pieces so the output tensor is never copied. */
 static uint16_t frame_crc;
@@ -61,16 +68,38 @@ static void send_hello(uint8_t seq)
     frame_end();
 }
 
-static void send_infer(uint8_t seq)
+static void send_load(const struct tkp_parser *p)
 {
-    uint32_t ticks = 0;
-    int status = inference_run((const int8_t *)rx_payload, model_output, &ticks);
+    int status = tkp_loader_load(&loader, p->buf, p->len);
     if (status != 0) {
+        send_error((uint8_t)status, TKP_LOAD, p->seq);
+        return;
+    }
+    uint8_t ack[8];
+    memcpy(ack, p->buf, 4); /* tag, offset */
+    tkp_put_u16(ack + 4, (uint16_t)(p->len - TKP_LOAD_HEADER_BYTES));
+    tkp_put_u16(ack + 6, loader.filled);
+    frame_begin(TKP_LOAD | TKP_RESPONSE, p->seq, sizeof ack);
+    frame_part(ack, sizeof ack);
+    frame_end();
+}
+
+static void send_infer(const struct tkp_parser *p)
+{
+    int status = tkp_loader_ready(&loader, p->buf, p->len);
+    if (status != 0) {
+        send_error((uint8_t)status, TKP_INFER, p->seq);
+        return;
+    }
+    uint8_t seq = p->seq;
+    uint8_t head[6];
+    memcpy(head, p->buf, 2); /* the tag, before the output so a stale answer cannot pass */
+    uint32_t ticks = 0;
+    if (inference_run((const int8_t *)model_input, model_output, &ticks) != 0) {
         send_error(TKP_ERR_MODEL, TKP_INFER, seq);
         return;
     }
-    uint8_t head[4];
-    tkp_put_u32(head, ticks);
+    tkp_put_u32(head + 2, ticks);
     frame_begin(TKP_INFER | TKP_RESPONSE, seq, (uint16_t)(sizeof head + TINYKD_OUTPUT_BYTES));
     frame_part(head, sizeof head);
     frame_part(model_output, TINYKD_OUTPUT_BYTES);
@@ -98,7 +127,7 @@ static void send_profile(uint8_t seq)
 static void banner(void)
 {
     static const char text[] = "\r\n" TINYKD_FIRMWARE_NAME " " TINYKD_FIRMWARE_VERSION
-                               " protocol tinykd/1 board " BOARD_NAME " model " TINYKD_MODEL_SHA256
+                               " protocol tinykd/" STR(TKP_VERSION_NUMBER) " board " BOARD_NAME " model " TINYKD_MODEL_SHA256
                                "\r\n";
     board_uart_write((const uint8_t *)text, sizeof text - 1);
     const char *timer = board_timer() == BOARD_TIMER_DWT ? "timer dwt-cyccnt\r\n" : "timer systick\r\n";
@@ -120,11 +149,11 @@ static int handle_frame(const struct tkp_parser *p)
         }
         send_hello(p->seq);
         return 0;
+    case TKP_LOAD:
+        send_load(p); /* the loader checks the length */
+        return 0;
     case TKP_INFER:
-        if (p->len != TINYKD_INPUT_BYTES) {
-            break;
-        }
-        send_infer(p->seq);
+        send_infer(p);
         return 0;
     case TKP_RESET:
         if (p->len != 0) {
@@ -154,6 +183,7 @@ void frontend_run(void)
     uint32_t last_byte = board_ticks();
 
     tkp_parser_init(&parser, rx_payload, RX_CAP);
+    tkp_loader_init(&loader, model_input, input_map, TINYKD_INPUT_BYTES);
     banner();
     for (;;) {
         uint8_t byte;

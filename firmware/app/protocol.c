@@ -165,3 +165,63 @@ size_t tkp_encode(uint8_t *out, size_t cap, uint8_t type, uint8_t seq, const uin
 }
 
 size_t tkp_parser_size(void) { return sizeof(struct tkp_parser); }
+
+void tkp_loader_init(struct tkp_loader *l, uint8_t *buf, uint8_t *map, uint16_t size)
+{
+    l->buf = buf;
+    l->map = map;
+    l->size = (buf && map) ? size : 0;
+    l->tag = 0;
+    l->filled = 0;
+    l->has_tag = 0;
+    for (uint16_t i = 0; i < (uint16_t)((l->size + 7u) / 8u); i++) {
+        map[i] = 0;
+    }
+}
+
+int tkp_loader_load(struct tkp_loader *l, const uint8_t *payload, uint16_t len)
+{
+    if (len <= TKP_LOAD_HEADER_BYTES || len > TKP_LOAD_HEADER_BYTES + TKP_CHUNK_MAX) {
+        return TKP_ERR_LENGTH;
+    }
+    uint16_t tag = tkp_get_u16(payload);
+    uint32_t offset = tkp_get_u16(payload + 2);
+    uint32_t n = (uint32_t)len - TKP_LOAD_HEADER_BYTES;
+    if (offset + n > l->size) {
+        return TKP_ERR_LENGTH;
+    }
+    if (!l->has_tag || tag != l->tag) {
+        for (uint16_t i = 0; i < (uint16_t)((l->size + 7u) / 8u); i++) {
+            l->map[i] = 0;
+        }
+        l->tag = tag;
+        l->filled = 0;
+        l->has_tag = 1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t at = offset + i;
+        uint8_t bit = (uint8_t)(1u << (at % 8u));
+        l->buf[at] = payload[TKP_LOAD_HEADER_BYTES + i];
+        if (!(l->map[at / 8u] & bit)) {
+            l->map[at / 8u] = (uint8_t)(l->map[at / 8u] | bit);
+            l->filled++;
+        }
+    }
+    return 0;
+}
+
+int tkp_loader_ready(const struct tkp_loader *l, const uint8_t *payload, uint16_t len)
+{
+    if (len != TKP_INFER_REQUEST_BYTES) {
+        return TKP_ERR_LENGTH;
+    }
+    if (!l->has_tag || l->tag != tkp_get_u16(payload) || l->filled != l->size || l->size == 0) {
+        return TKP_ERR_INCOMPLETE;
+    }
+    if (tkp_crc16(0xFFFFu, l->buf, l->size) != tkp_get_u16(payload + 2)) {
+        return TKP_ERR_INPUT_CRC;
+    }
+    return 0;
+}
+
+size_t tkp_loader_size(void) { return sizeof(struct tkp_loader); }

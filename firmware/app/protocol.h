@@ -1,5 +1,6 @@
 /*
- * tinykd UART protocol, version 1: framing, CRC and a byte-at-a-time frame parser.
+ * tinykd UART protocol, version 2: framing, CRC, a byte-at-a-time frame parser and the chunked
+ * input loader.
  *
  * Pure C11 with no board dependency: the firmware uses it, and the host builds it (shared
  * library for the Python tests, fuzz driver) to test exactly the code that runs on the board.
@@ -18,6 +19,12 @@
  *
  * Requests have the top bit of `type` clear, responses set (request | 0x80). The device also
  * sends two unsolicited frames: BOOT once after every reset, ERROR for a malformed frame.
+ *
+ * Version 2 moves the input tensor in LOAD chunks of at most TKP_CHUNK_MAX bytes, each one
+ * acknowledged, so line noise costs the resend of one small frame instead of the whole tensor;
+ * INFER then runs the model on the loaded buffer. Each image has its own 16-bit tag: a LOAD with
+ * a new tag starts a new buffer, and an INFER is refused unless every byte of the buffer was
+ * loaded under its tag and the buffer's CRC is the one it names.
  */
 #ifndef TINYKD_PROTOCOL_H
 #define TINYKD_PROTOCOL_H
@@ -25,22 +32,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TKP_VERSION 1u
+#define TKP_VERSION_NUMBER 2 /* also in the boot banner: "protocol tinykd/2" */
+#define TKP_VERSION ((uint16_t)TKP_VERSION_NUMBER)
 #define TKP_SYNC0 0xA5u
 #define TKP_SYNC1 0x5Au
 #define TKP_HEADER_BYTES 6u
 #define TKP_CRC_BYTES 2u
 #define TKP_OVERHEAD (TKP_HEADER_BYTES + TKP_CRC_BYTES)
 #define TKP_RESPONSE 0x80u
+/* Largest LOAD data per frame, and the LOAD / INFER request headers (u16 tag, u16 offset /
+ * u16 tag, u16 CRC-16 of the whole input). */
+#define TKP_CHUNK_MAX 256u
+#define TKP_LOAD_HEADER_BYTES 4u
+#define TKP_INFER_REQUEST_BYTES 4u
 /* A frame whose bytes stop arriving for this long is reported as truncated (device side). */
 #define TKP_TRUNCATION_TIMEOUT_MS 300u
 
 enum tkp_type {
     TKP_HELLO = 0x01,   /* ()            -> HELLO|0x80: device and model description    */
-    TKP_INFER = 0x02,   /* (int8 input)  -> INFER|0x80: u32 ticks, int8 output           */
+    TKP_INFER = 0x02,   /* (u16 tag, u16 input CRC) -> INFER|0x80: u16 tag, u32 ticks,
+                                            int8 output; the model runs on the LOAD buffer */
     TKP_RESET = 0x03,   /* ()            -> RESET|0x80, then a system reset and a BOOT     */
     TKP_PROFILE = 0x04, /* ()            -> PROFILE|0x80: u16 n, u32 ticks[n] of the last
                                             inference per layer (profiling builds only)   */
+    TKP_LOAD = 0x05,    /* (u16 tag, u16 offset, data[1..TKP_CHUNK_MAX]) -> LOAD|0x80: u16 tag,
+                                            u16 offset, u16 length, u16 bytes loaded for tag */
     TKP_BOOT = 0x70,    /* unsolicited after reset: u16 protocol version                   */
     TKP_ERROR = 0x7F    /* unsolicited: u8 code, u8 offending type, u8 offending seq      */
 };
@@ -51,7 +67,9 @@ enum tkp_error {
     TKP_ERR_TYPE = 3,        /* unknown request type                                         */
     TKP_ERR_TRUNCATED = 4,   /* bytes stopped arriving in the middle of a frame              */
     TKP_ERR_MODEL = 5,       /* the model's invoke function failed                           */
-    TKP_ERR_UNSUPPORTED = 6  /* request known but not built into this firmware               */
+    TKP_ERR_UNSUPPORTED = 6, /* request known but not built into this firmware               */
+    TKP_ERR_INCOMPLETE = 7,  /* INFER: the buffer is not wholly loaded under the named tag    */
+    TKP_ERR_INPUT_CRC = 8    /* INFER: the loaded buffer's CRC is not the one named           */
 };
 
 /* What feeding one byte produced. */
@@ -108,5 +126,33 @@ uint32_t tkp_get_u32(const uint8_t *in);
 
 /* sizeof(struct tkp_parser), for hosts that allocate it opaquely (Python ctypes). */
 size_t tkp_parser_size(void);
+
+/* The input buffer the LOAD frames fill. `map` holds one bit per buffer byte (set = loaded
+ * under `tag`), so chunks may come in any order, repeat, or overlap; `filled` counts the set
+ * bits. Fields are read-only outside protocol.c. */
+struct tkp_loader {
+    uint8_t *buf;    /* the input tensor, `size` bytes                                        */
+    uint8_t *map;    /* (size + 7) / 8 bytes                                                  */
+    uint16_t size;   /* input bytes                                                           */
+    uint16_t tag;    /* tag of the buffer being loaded (valid when has_tag)                   */
+    uint16_t filled; /* bytes loaded under `tag`                                              */
+    uint8_t has_tag; /* 0 until the first LOAD after init                                     */
+};
+
+/* Empty loader over `buf` (`size` bytes) and `map` ((size + 7) / 8 bytes). */
+void tkp_loader_init(struct tkp_loader *l, uint8_t *buf, uint8_t *map, uint16_t size);
+
+/* Apply a LOAD payload: 0 when stored (a new tag forgets the old buffer first), else an enum
+ * tkp_error (TKP_ERR_LENGTH: no data, more than TKP_CHUNK_MAX, or past the end of the buffer;
+ * the buffer is then unchanged). */
+int tkp_loader_load(struct tkp_loader *l, const uint8_t *payload, uint16_t len);
+
+/* May an INFER with this payload run? 0 if the buffer is wholly loaded under its tag and has its
+ * CRC, else TKP_ERR_LENGTH, TKP_ERR_INCOMPLETE or TKP_ERR_INPUT_CRC. The buffer stays loaded, so
+ * a resent INFER (its answer was lost) runs the same input again. */
+int tkp_loader_ready(const struct tkp_loader *l, const uint8_t *payload, uint16_t len);
+
+/* sizeof(struct tkp_loader), for the Python ctypes tests. */
+size_t tkp_loader_size(void);
 
 #endif /* TINYKD_PROTOCOL_H */

@@ -10,7 +10,8 @@
 
 #include "board.h"
 
-/* HELLO payload, version 1 (offsets in bytes; see src/tinykd/device/protocol.py HELLO_FORMAT):
+/* HELLO payload, protocol version 2 (the layout of version 1; offsets in bytes; see
+ * src/tinykd/device/protocol.py HELLO_FORMAT):
  *   0 u16 protocol version      2 u8 timer (0 DWT, 1 SysTick)  3 u8 flags (bit0: PROFILE)
  *   4 u32 core clock Hz         8 u32 arena bytes             12 u32 input bytes
  *  16 u32 output bytes         20 u32 MACs per inference      24 u16 layers
@@ -20,7 +21,8 @@
  *  54 f32 output scale         58 i32 output zero point
  *  62 char[64] sha256 of the deployed .tflite (lower-case hex)
  * 126 u32 UART bytes dropped since boot
- * 130 board name (ASCII, rest of the payload) */
+ * 130 board name (ASCII, rest of the payload)
+ * The max request payload is a LOAD frame's (tag, offset, TKP_CHUNK_MAX bytes) on the UART. */
 #define TINYKD_HELLO_FIXED_BYTES 130u
 #define TINYKD_HELLO_BYTES (TINYKD_HELLO_FIXED_BYTES + sizeof BOARD_NAME - 1u)
 

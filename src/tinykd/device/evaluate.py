@@ -140,6 +140,10 @@ class Evaluation:
     wall_s: float = 0.0
     link_stats: dict = field(default_factory=dict)
     transport: str = "uart"
+    failed: list[int] = field(default_factory=list)  # test indices of images that failed
+    sent: int = 0      # images sent to the device by this run (not taken from a journal)
+    resumed: int = 0   # images taken from a journal
+    journal: object = None  # the .journal.Journal the answers went to (the stage removes it when done)
 
 
 def check_model(hello: Hello, expected_sha: str, reflash_hint: str) -> None:
@@ -150,38 +154,70 @@ def check_model(hello: Hello, expected_sha: str, reflash_hint: str) -> None:
 
 
 def run_images(link: Link, hello: Hello, inputs: np.ndarray, expected_sha: str, reflash_hint: str,
-               progress: bool = True, on_image=None) -> list[tuple[bytes, int]]:
-    """Send every int8 input; returns (output bytes, ticks) per image, in order. A reboot of the
-    device in the middle (reset, crash, power) costs a resend, never an image: the link resends
-    the request, and the model hash is checked again after each reboot."""
+               progress: bool = True, on_image=None, done: dict | None = None, on_result=None,
+               max_failed: int = 0, on_failure=None, indices=None) -> list[tuple[bytes, int] | None]:
+    """Send every int8 input; returns (output bytes, ticks) per image, in order (None for an
+    image that failed). A reboot of the device in the middle (reset, crash, power) costs a
+    resend, never an image: the link loads the input again, and the model hash is checked again
+    after each reboot. `done` (position -> (output, ticks), from a journal) are not sent again;
+    `on_result(k, output, ticks)` sees each new answer as it arrives. An image whose retries are
+    all used up is passed to `on_failure(k, message)` and skipped; the run stops (DeviceError)
+    at the first of them beyond `max_failed`. `indices` name the images in messages."""
     from tqdm import tqdm
 
-    out = []
+    from .protocol import PortError
+
+    done = done or {}
+    out: list[tuple[bytes, int] | None] = [done.get(k) for k in range(len(inputs))]
+    failed: list[str] = []
     reboots = link.stats.reboots
     restarts_left = link.retries
-    bar = tqdm(total=len(inputs), desc="evaluate on device", unit="img", disable=None if progress else True,
-               leave=False)
+    bar = tqdm(total=len(inputs), initial=len(done), desc="evaluate on device", unit="img",
+               disable=None if progress else True, leave=False)
+
+    def name(k: int) -> str:
+        return f"image {k}" + (f" (test index {int(indices[k])})" if indices is not None else "")
+
     try:
         for i, x in enumerate(inputs):
+            if out[i] is not None:
+                continue
             if on_image is not None:
                 on_image(i, link)
             try:
-                r = link.infer(x.tobytes())
-            except DeviceError:
-                # The device stopped answering altogether (QEMU died, ...): power-cycle it if we
-                # own it, a bounded number of times, and send the same image again.
-                if link.restart is None or restarts_left <= 0:
-                    raise
-                restarts_left -= 1
-                link.reattach(link.restart())
-                check_model(link.wait_ready(20.0), expected_sha, reflash_hint)
-                r = link.infer(x.tobytes())
+                try:
+                    r = link.infer(x.tobytes())
+                except DeviceError:
+                    # The device stopped answering (QEMU died, hung, ...): power-cycle it if we
+                    # own it, a bounded number of times, and send the same image again.
+                    if link.restart is None or restarts_left <= 0:
+                        raise
+                    restarts_left -= 1
+                    link.reattach(link.restart())
+                    check_model(link.wait_ready(20.0), expected_sha, reflash_hint)
+                    r = link.infer(x.tobytes())
+            except PortError:
+                raise
+            except DeviceError as exc:
+                if "refused" in str(exc):
+                    raise  # the device cannot run it (model error): every image would fail the same way
+                msg = f"{name(i)}: {exc}"
+                failed.append(msg)
+                if on_failure is not None:
+                    on_failure(i, msg)
+                if len(failed) > max_failed:
+                    raise DeviceError(f"{len(failed)} images failed (device.max_failed_images: {max_failed}); "
+                                      f"the last: {msg}") from None
+                bar.update(1)
+                continue
             if len(r.output) != hello.output_bytes:
                 raise DeviceError(f"device answered {len(r.output)} output bytes; the model has {hello.output_bytes}")
             if link.stats.reboots != reboots:
                 reboots = link.stats.reboots
                 check_model(link.hello(), expected_sha, reflash_hint)
-            out.append((r.output, r.ticks))
+            out[i] = (r.output, r.ticks)
+            if on_result is not None:
+                on_result(i, r.output, r.ticks)
             bar.update(1)
     finally:
         bar.close()
@@ -218,6 +254,9 @@ def _check_hello(hello: Hello, inputs: np.ndarray, expected_sha: str, reflash_hi
 
 def _collect(ev: Evaluation, idx, y, device, host) -> Evaluation:
     for k, i in enumerate(idx):
+        if device[k] is None:
+            ev.failed.append(int(i))
+            continue
         out, ticks = device[k]
         if len(out) != ev.hello.output_bytes:
             raise DeviceError(f"device answered {len(out)} output bytes; the model has {ev.hello.output_bytes}")
@@ -228,17 +267,41 @@ def _collect(ev: Evaluation, idx, y, device, host) -> Evaluation:
 
 def evaluate(*, link: Link, tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int,
              reflash_hint: str, progress: bool = True, ready_timeout_s: float = 20.0,
-             on_image=None, scaling=None) -> Evaluation:
-    """The UART transport: one INFER request per image over `link`; `scaling` (InputScaling,
-    None = pixels / 255) turns the test images into the model's input."""
+             on_image=None, scaling=None, journal: Path | None = None, firmware_sha: str = "",
+             max_failed: int = 0, on_failure=None, on_journal=None) -> Evaluation:
+    """The UART transport: each image's input loaded over `link` in chunks, then INFER; `scaling`
+    (InputScaling, None = pixels / 255) turns the test images into the model's input. With
+    `journal`, answers are appended to it as they arrive and a journal left by an earlier run
+    for the same model, firmware (`firmware_sha`) and inputs is resumed; up to `max_failed`
+    images may fail (each passed to `on_failure(position, message)`) before the run stops;
+    `on_journal(journal)` is called once it is open (to say whether it resumes)."""
     ref, idx, y, inputs = _prepare(tflite, data_dir, expected_sha, samples, seed, scaling)
     hello = link.wait_ready(ready_timeout_s)
     _check_hello(hello, inputs, expected_sha, reflash_hint)
 
+    jr = None
+    if journal is not None:
+        from .journal import Journal, journal_key
+
+        board = f"{hello.board}, {hello.timer.name.lower()}, {hello.core_hz} Hz"
+        jr = Journal(journal, journal_key(expected_sha, firmware_sha, inputs, hello.output_bytes, board))
+        if on_journal is not None:
+            on_journal(jr)
+    done = dict(jr.results) if jr is not None else {}
     t0 = time.monotonic()
-    device = run_images(link, hello, inputs, expected_sha, reflash_hint, progress, on_image)
+    try:
+        device = run_images(link, hello, inputs, expected_sha, reflash_hint, progress, on_image, done=done,
+                            on_result=jr.append if jr is not None else None, max_failed=max_failed,
+                            on_failure=on_failure, indices=idx)
+    finally:
+        if jr is not None:
+            jr.close()
     wall = time.monotonic() - t0
-    ev = Evaluation(hello=hello, wall_s=wall, link_stats=vars(link.stats).copy(), transport="uart")
+    ev = Evaluation(hello=hello, wall_s=wall, link_stats=vars(link.stats).copy(), transport="uart",
+                    resumed=len(done), sent=sum(1 for k, d in enumerate(device) if d is not None and k not in done),
+                    journal=jr)
+    if all(d is None for d in device):
+        raise DeviceError(f"all {len(device)} images failed; see the messages above")
     return _collect(ev, idx, y, device, [ref.run(v) for v in inputs])
 
 
@@ -306,6 +369,8 @@ def metrics(ev: Evaluation, backend: str, firmware_sha: str, model_sha: str) -> 
         "firmware_sha256": firmware_sha,
         "model_sha256": model_sha,
         "protocol_version": h.protocol_version,
+        "failed_images": len(ev.failed),
+        "failed_indices": list(ev.failed),
     }
 
 
@@ -337,7 +402,8 @@ def confusion_csv(ev: Evaluation, classes: list[str] | None) -> str:
 
 @contextlib.contextmanager
 def open_device(*, backend: str, port: str, flash_dir: Path, baud: int, timeout_s: float,
-                retries: int, log: Path | None = None):
+                retries: int, log: Path | None = None, chunk_bytes: int | None = None,
+                chunk_retries: int | None = None):
     """Yield a Link to the device: `port` if set (whatever is there), else (backend qemu) a QEMU
     board started on the flashed image. Hardware backends need `port`."""
     from .serial_port import open_port
@@ -356,7 +422,9 @@ def open_device(*, backend: str, port: str, flash_dir: Path, baud: int, timeout_
                              f"URL; device.backend = {backend} flashes real hardware, so evaluate needs it")
         ports = [open_port(url, baud)]
         stack.callback(lambda: ports[-1].close())
-        link = Link(ports[0], timeout_s=timeout_s, retries=retries)
+        chunking = {k: v for k, v in (("chunk_bytes", chunk_bytes), ("chunk_retries", chunk_retries))
+                    if v is not None}
+        link = Link(ports[0], timeout_s=timeout_s, retries=retries, **chunking)
         if not port and backend == "qemu":
             def restart():
                 ports[-1].close()

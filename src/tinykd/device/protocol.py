@@ -1,4 +1,4 @@
-"""Host side of the tinykd UART protocol, version 1 (the firmware side is firmware/app/protocol.[ch]).
+"""Host side of the tinykd UART protocol, version 2 (the firmware side is firmware/app/protocol.[ch]).
 
 Frame: A5 5A | type u8 | seq u8 | length u16 LE | payload | CRC-16/CCITT-FALSE u16 LE over
 type..payload. Requests have the top bit of `type` clear, responses set. The device sends a BOOT
@@ -7,6 +7,14 @@ frame after every reset and an ERROR frame for any malformed frame it received.
 `Link` runs requests over any pyserial object (a serial port or `serial.serial_for_url`): it
 numbers them, matches the response by type and sequence number, ignores stale or foreign frames,
 and resends a bounded number of times on a timeout, an ERROR naming the request, or a reboot.
+
+An input tensor travels in LOAD chunks (at most 256 bytes, tagged with the image's 16-bit tag and
+their offset), all sent back to back and acknowledged one by one; the chunks whose answer does
+not come are resent — halved in size, after an exponentially growing pause — up to
+`chunk_retries` more times each, then INFER (tag, CRC-16 of the whole input) runs the model on the
+loaded buffer. At a line error rate of p per byte a frame of n bytes survives with (1-p)^n: the
+whole 3,072-byte tensor in one frame almost never does at p = 0.004, a 64-byte chunk three times
+in four.
 """
 from __future__ import annotations
 
@@ -14,11 +22,11 @@ import binascii
 import enum
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import DeviceError
 
-VERSION = 1
+VERSION = 2
 SYNC = b"\xa5\x5a"
 HEADER_BYTES = 6
 OVERHEAD = 8
@@ -27,6 +35,14 @@ MAX_PAYLOAD = 0xFFFF
 # Largest answer the host accepts before HELLO has said how big the output is (HELLO itself is
 # ~160 bytes); raised after HELLO when the model's output needs more.
 HOST_MAX_PAYLOAD = 4096
+# LOAD: u16 tag, u16 offset, then at most CHUNK_MAX data bytes; INFER: u16 tag, u16 input CRC.
+CHUNK_MAX = 256
+LOAD_HEADER_BYTES = 4
+# Chunks are not split below this when resent.
+CHUNK_MIN = 16
+# The first pause before a resend round, doubled each round up to BACKOFF_MAX_S.
+BACKOFF_S = 0.005
+BACKOFF_MAX_S = 0.5
 
 
 class Type(enum.IntEnum):
@@ -34,6 +50,7 @@ class Type(enum.IntEnum):
     INFER = 0x02
     RESET = 0x03
     PROFILE = 0x04
+    LOAD = 0x05
     BOOT = 0x70
     ERROR = 0x7F
 
@@ -45,6 +62,8 @@ class ErrorCode(enum.IntEnum):
     TRUNCATED = 4
     MODEL = 5
     UNSUPPORTED = 6
+    INCOMPLETE = 7
+    INPUT_CRC = 8
 
 
 class Timer(enum.IntEnum):
@@ -180,7 +199,7 @@ class Hello:
                 f"the device speaks tinykd protocol version {version}; this host speaks {VERSION}: "
                 "rebuild and reflash the firmware from this checkout")
         if len(payload) < HELLO_FIXED_BYTES:
-            raise DeviceError(f"HELLO answer of {len(payload)} bytes; version 1 needs >= {HELLO_FIXED_BYTES}")
+            raise DeviceError(f"HELLO answer of {len(payload)} bytes; version {VERSION} needs >= {HELLO_FIXED_BYTES}")
         f = struct.unpack_from(HELLO_FORMAT, payload)
         (_, timer, flags, core_hz, arena, in_bytes, out_bytes, macs, layers, max_payload,
          in_rank, out_rank) = f[:12]
@@ -223,19 +242,49 @@ class LinkStats:
     device_errors: int = 0
     reboots: int = 0
     bad_frames: int = 0
+    chunks: int = 0          # LOAD frames sent, resends included
+    chunk_resends: int = 0   # of those, resends
+    reloads: int = 0         # inputs loaded again from the start (a reboot, an INFER refused)
+
+
+class PortError(DeviceError):
+    """The port itself failed (closed, unplugged, the QEMU behind it gone): no retry helps."""
+
+
+class _Reload(Exception):
+    """The device lost the loaded input (it rebooted, or refused the INFER): load it again."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
+@dataclass
+class _LoadRound:
+    pieces: list[tuple[int, int]] = field(default_factory=list)  # (offset, length) in send order
+    seqs: dict[int, tuple[int, int]] = field(default_factory=dict)  # seq -> piece
 
 
 class Link:
     """Requests over a pyserial object; see the module docstring."""
 
-    def __init__(self, port, timeout_s: float = 10.0, retries: int = 3):
+    def __init__(self, port, timeout_s: float = 10.0, retries: int = 3, chunk_bytes: int = CHUNK_MAX,
+                 chunk_retries: int = 10):
         self.port = port
         self.timeout_s = float(timeout_s)
         self.retries = int(retries)
+        if not 1 <= int(chunk_bytes) <= CHUNK_MAX:
+            raise ValueError(f"chunk_bytes {chunk_bytes} outside 1..{CHUNK_MAX}")
+        self.chunk_bytes = int(chunk_bytes)
+        self.chunk_retries = int(chunk_retries)
         self.parser = FrameParser(HOST_MAX_PAYLOAD)
         self.stats = LinkStats()
         self._seq = 0
+        self._tag = 0
         self._queue: list[Frame | BadFrame] = []
+        self._max_chunk = CHUNK_MAX      # from HELLO: the device's largest request, less the header
+        self._chunk = self.chunk_bytes   # the size the next input starts with (adapts to losses)
+        self._infer_s = 0.0              # longest INFER round trip seen (bounds its timeout)
 
     # A callable that power-cycles the device and returns a fresh port (set for a QEMU board
     # that evaluate started itself); None where we cannot (a port given by the user).
@@ -253,7 +302,7 @@ class Link:
             self.port.write(data)
             self.port.flush()
         except Exception as exc:  # pyserial raises SerialException / OSError
-            raise DeviceError(f"cannot write to the device ({exc})") from exc
+            raise PortError(f"cannot write to the device ({exc})") from exc
 
     def _read_some(self, deadline: float) -> None:
         remaining = deadline - time.monotonic()
@@ -264,7 +313,7 @@ class Link:
             waiting = getattr(self.port, "in_waiting", 0) or 1
             data = self.port.read(min(max(waiting, 1), 65536))
         except Exception as exc:
-            raise DeviceError(f"cannot read from the device ({exc})") from exc
+            raise PortError(f"cannot read from the device ({exc})") from exc
         if data:
             self._queue.extend(self.parser.feed(data))
 
@@ -301,6 +350,7 @@ class Link:
         for attempt in range(retries + 1):
             if attempt:
                 self.stats.retries += 1
+                self._backoff(attempt)
             seq = self.next_seq()
             self.stats.requests += 1
             self.write(encode(type_, seq, payload))
@@ -336,17 +386,182 @@ class Link:
 
     def hello(self, **kw) -> Hello:
         h = Hello.parse(self.request(Type.HELLO, **kw).payload)
-        # Now the largest answer is known; a tighter limit lets line noise that happens to
-        # contain A5 5A be rejected at once instead of being waited on.
-        self.parser.max_payload = max(HOST_MAX_PAYLOAD, 4 + h.output_bytes, 2 + 4 * h.layers)
+        # Now the largest answer is known; a tight limit lets line noise that happens to
+        # contain A5 5A (or a damaged length field) be rejected at once instead of being waited on.
+        self.parser.max_payload = max(256, 6 + h.output_bytes, 2 + 4 * h.layers)
+        if h.max_payload <= LOAD_HEADER_BYTES:
+            raise DeviceError(f"the device takes requests of at most {h.max_payload} bytes: no room for a LOAD chunk")
+        self._max_chunk = min(CHUNK_MAX, h.max_payload - LOAD_HEADER_BYTES)
+        self._chunk = min(self._chunk, self._max_chunk)
         return h
 
-    def infer(self, data: bytes, **kw) -> InferResult:
-        frame = self.request(Type.INFER, bytes(data), **kw)
-        if len(frame.payload) < 4:
-            raise DeviceError(f"INFER answer of {len(frame.payload)} bytes is too short")
-        (ticks,) = struct.unpack_from("<I", frame.payload)
-        return InferResult(ticks=ticks, output=frame.payload[4:])
+    # -- the input: LOAD chunks, then INFER -------------------------------------------------
+    def infer(self, data: bytes, timeout_s: float | None = None) -> InferResult:
+        """Load `data` (the int8 input) in acknowledged chunks and run the model on it. The
+        input is loaded again from the start if the device reboots or refuses the INFER (at most
+        `chunk_retries` times); DeviceError names what failed once the retries are used up."""
+        data = bytes(data)
+        if not data:
+            raise ValueError("an INFER needs the input tensor; got 0 bytes")
+        problem = ""
+        for _ in range(self.chunk_retries + 1):
+            self._tag = (self._tag + 1) & 0xFFFF
+            try:
+                self._load(data, self._tag)
+                return self._infer_loaded(self._tag, crc16(data), timeout_s)
+            except _Reload as exc:
+                self.stats.reloads += 1
+                problem = exc.why
+        raise DeviceError(f"INFER failed: the input was loaded {self.chunk_retries + 1} times and lost each "
+                          f"time (last: {problem})")
+
+    def _backoff(self, attempt: int) -> None:
+        if attempt > 0:
+            time.sleep(min(BACKOFF_MAX_S, BACKOFF_S * 2 ** (attempt - 1)))
+
+    def _wire_s(self, nbytes: int) -> float:
+        """Time for `nbytes` on the line (10 bits a byte), with room for a busy host."""
+        baud = getattr(self.port, "baudrate", None) or 115200
+        return 0.15 + 2.0 * nbytes * 10 / baud
+
+    def _load(self, data: bytes, tag: int) -> None:
+        n = len(data)
+        acked = bytearray(n)   # 1 = the device acknowledged this byte under `tag`
+        sends = bytearray(n)   # how many times it was sent
+        size = min(self._chunk, self._max_chunk)
+        attempt = 0
+        while True:
+            pieces = _pieces(acked, size)
+            if not pieces:
+                return
+            worst = max(max(sends[o:o + m]) for o, m in pieces)
+            if worst > self.chunk_retries:
+                o, m = next((o, m) for o, m in pieces if max(sends[o:o + m]) == worst)
+                raise DeviceError(f"LOAD of input bytes {o}..{o + m - 1} failed after {worst} attempts "
+                                  f"({self._last_load_problem})")
+            self._backoff(attempt)
+            rnd = _LoadRound()
+            frames = []
+            for o, m in pieces:
+                seq = self.next_seq()
+                rnd.pieces.append((o, m))
+                rnd.seqs[seq] = (o, m)
+                frames.append(encode(Type.LOAD, seq, struct.pack("<HH", tag, o) + data[o:o + m]))
+                for i in range(o, o + m):
+                    sends[i] = min(255, sends[i] + 1)
+            self.stats.chunks += len(pieces)
+            self.stats.requests += len(pieces)
+            if attempt:
+                self.stats.chunk_resends += len(pieces)
+                self.stats.retries += len(pieces)
+            wire = sum(len(f) for f in frames) + 16 * len(frames)
+            self.write(b"".join(frames))
+            lost = self._collect_acks(rnd, acked, tag, n, min(self.timeout_s, self._wire_s(wire) * 2 ** attempt))
+            # Adapt: a round that lost chunks resends them halved; the next input starts at the
+            # size that got through (doubling back towards chunk_bytes while nothing is lost).
+            if lost:
+                size = max(CHUNK_MIN, size // 2)
+                self._chunk = max(CHUNK_MIN, min(self._chunk, size if lost * 4 > len(pieces) else self._chunk))
+            elif attempt == 0:
+                self._chunk = min(self.chunk_bytes, self._max_chunk, self._chunk * 2)
+            attempt += 1
+
+    _last_load_problem = "no answer"
+
+    def _collect_acks(self, rnd: _LoadRound, acked: bytearray, tag: int, n: int, timeout_s: float) -> int:
+        """Read answers to one round of LOAD frames; returns how many pieces are still unacknowledged."""
+        last = rnd.pieces[-1]
+        deadline = time.monotonic() + timeout_s
+        settled: set[tuple[int, int]] = set()
+        while True:
+            frame = self.next_frame(deadline)
+            if frame is None:
+                self.stats.timeouts += 1
+                self._last_load_problem = f"no answer within {timeout_s:.2f} s"
+                self._queue.extend(self.parser.expire())
+                break
+            if isinstance(frame, BadFrame):
+                self.stats.bad_frames += 1
+                continue
+            if frame.type == Type.BOOT:
+                self.stats.reboots += 1
+                raise _Reload("the device rebooted")
+            if frame.type == Type.ERROR and len(frame.payload) >= 3:
+                code, bad_type, bad_seq = frame.payload[:3]
+                if bad_type == Type.LOAD and bad_seq in rnd.seqs:
+                    self.stats.device_errors += 1
+                    self._last_load_problem = f"device error {_error_name(code)}"
+                    piece = rnd.seqs[bad_seq]
+                    settled.add(piece)
+                    if piece == last:
+                        break
+                continue
+            if frame.type == Type.LOAD | RESPONSE and len(frame.payload) >= 8:
+                a_tag, off, m, filled = struct.unpack_from("<HHHH", frame.payload)
+                if a_tag != tag or off + m > n:
+                    continue  # an answer about an earlier input
+                acked[off:off + m] = b"\x01" * m
+                settled.add((off, m))
+                if filled == n:
+                    acked[:] = b"\x01" * n  # everything is in, whatever answers were lost
+                    return 0
+                if (off, m) == last or len(settled) == len(rnd.pieces):
+                    break
+        # The device handles frames in order: once the last piece is settled, the silent ones are lost.
+        return sum(1 for o, m in rnd.pieces if 0 in acked[o:o + m])
+
+    def _infer_loaded(self, tag: int, crc: int, timeout_s: float | None) -> InferResult:
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        payload = struct.pack("<HH", tag, crc)
+        seqs: set[int] = set()
+        problem = "no answer"
+        for attempt in range(self.chunk_retries + 1):
+            # The inference takes the same time for every input: once one answer has been seen,
+            # a lost request or answer is noticed after a few times that, not after timeout_s.
+            wait = limit if not self._infer_s else min(limit, max(0.25, 4 * self._infer_s) * 2 ** attempt)
+            if attempt:
+                self.stats.retries += 1
+                self._backoff(attempt)
+            seq = self.next_seq()
+            seqs.add(seq)
+            self.stats.requests += 1
+            t0 = time.monotonic()
+            self.write(encode(Type.INFER, seq, payload))
+            deadline = t0 + wait
+            while True:
+                frame = self.next_frame(deadline)
+                if frame is None:
+                    self.stats.timeouts += 1
+                    problem = f"no answer within {wait:.2f} s"
+                    self._queue.extend(self.parser.expire())
+                    break
+                if isinstance(frame, BadFrame):
+                    self.stats.bad_frames += 1
+                    continue
+                if frame.type == Type.BOOT:
+                    self.stats.reboots += 1
+                    raise _Reload("the device rebooted")
+                if frame.type == Type.ERROR and len(frame.payload) >= 3:
+                    code, bad_type, bad_seq = frame.payload[:3]
+                    if bad_type != Type.INFER or bad_seq not in seqs:
+                        continue
+                    self.stats.device_errors += 1
+                    if code in (ErrorCode.INCOMPLETE, ErrorCode.INPUT_CRC):
+                        raise _Reload(f"INFER refused: device error {_error_name(code)}")
+                    if code in (ErrorCode.TYPE, ErrorCode.UNSUPPORTED, ErrorCode.MODEL):
+                        raise DeviceError(f"INFER request refused: device error {_error_name(code)}")
+                    problem = f"device error {_error_name(code)}"
+                    if bad_seq == seq:
+                        break
+                    continue
+                if frame.type == Type.INFER | RESPONSE and frame.seq in seqs and len(frame.payload) >= 6:
+                    (a_tag, ticks) = struct.unpack_from("<HI", frame.payload)
+                    if a_tag != tag:
+                        continue
+                    # any attempt's answer will do: the same input gives the same output
+                    self._infer_s = max(self._infer_s, time.monotonic() - t0) if frame.seq == seq else self._infer_s
+                    return InferResult(ticks=ticks, output=frame.payload[6:])
+        raise DeviceError(f"INFER request failed after {self.chunk_retries + 1} attempts: {problem}")
 
     def profile(self, **kw) -> list[int]:
         payload = self.request(Type.PROFILE, **kw).payload
@@ -383,6 +598,21 @@ class Link:
             except DeviceError as exc:
                 if "protocol version" in str(exc):
                     raise
+
+
+def _pieces(acked: bytearray, size: int) -> list[tuple[int, int]]:
+    """The unacknowledged runs of `acked`, cut into (offset, length) pieces of at most `size`."""
+    out, i, n = [], 0, len(acked)
+    while i < n:
+        if acked[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not acked[j]:
+            j += 1
+        out += [(o, min(size, j - o)) for o in range(i, j, size)]
+        i = j
+    return out
 
 
 def _type_name(type_: int) -> str:
