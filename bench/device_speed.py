@@ -15,6 +15,11 @@ through tinykd-semihost.elf on --jobs QEMU instances (default one per core) whil
 reference checks every output; wall time from the first QEMU start to the last output checked.
 Its tick counts must equal the UART ones for the images both paths ran.
 
+The cost of chunking (protocol version 2 sends an input in acknowledged LOAD frames of at most
+256 bytes, then INFER): on the same clean link the --images are sent again with chunks of 256,
+128, 64 and 32 bytes, and the per-image time fitted as t(c) = t_inf + k / c; the cost at the
+default 256 is (k / 256) / t_inf, the time the chunking adds to an image over one unbounded frame.
+
 Figures: with -icount shift=0 one guest instruction is 1 ns of virtual time and SysTick runs at
 80 MHz, so one tick = 12.5 instructions. The firmware restarts SysTick's tick grid at the start of each
 inference, so a count is the same on every run. "ms at 80 MHz"
@@ -95,6 +100,27 @@ def measure_bulk(elf: Path, ref, inputs: np.ndarray, jobs: int | None) -> dict:
             "guest_instructions": sum(hello.ticks_to_units(t) for _, t in records)}
 
 
+CHUNK_SIZES = (256, 128, 64, 32)
+
+
+def chunk_cost(link, xs: list[np.ndarray], sizes=CHUNK_SIZES) -> dict:
+    """Seconds per image at each chunk size on this (clean) link, and the fitted cost of the
+    default size over an unbounded frame (see the module docstring)."""
+    per_image = {}
+    for c in sizes:
+        link.chunk_bytes = link._chunk = c
+        t0 = time.monotonic()
+        for x in xs:
+            link.infer(x.tobytes())
+        per_image[c] = (time.monotonic() - t0) / len(xs)
+    inv = np.array([1.0 / c for c in sizes])
+    t = np.array([per_image[c] for c in sizes])
+    k, t_inf = np.polyfit(inv, t, 1)
+    link.chunk_bytes = link._chunk = sizes[0]
+    return {"per_image_s": per_image, "t_inf_s": float(t_inf), "k": float(k),
+            "cost_256": float(k / 256 / t_inf) if t_inf > 0 else float("nan")}
+
+
 def measure(tflite: Path, work: Path, images: int, bulk_images: int, data: Path | None, jobs: int | None) -> dict:
     from tinykd.cli import main as tinykd
     from tinykd.device import firmware as fw
@@ -119,6 +145,8 @@ def measure(tflite: Path, work: Path, images: int, bulk_images: int, data: Path 
         t0 = time.monotonic()
         results = [link.infer(x.tobytes()) for x in xs]
         wall = time.monotonic() - t0
+        resends = link.stats.chunk_resends + link.stats.retries
+        chunking = chunk_cost(link, xs)
         port.close()
     exact = sum(np.array_equal(np.frombuffer(r.output, np.int8), ref.run(x)) for r, x in zip(results, xs))
     instr = np.array([hello.ticks_to_units(r.ticks) for r in results])
@@ -126,7 +154,8 @@ def measure(tflite: Path, work: Path, images: int, bulk_images: int, data: Path 
     row = {"macs": hello.macs, "instructions": med, "spread": float(instr.max() - instr.min()),
            "macs_per_instruction": hello.macs / med, "ms_at_80mhz": med / 80e3,
            "images_per_s": images / wall, "bit_exact": f"{exact}/{images}", "input_bytes": hello.input_bytes,
-           "arena": hello.arena_bytes, "flash": mem["flash_used"], "sram1": mem["sram1_used"]}
+           "arena": hello.arena_bytes, "flash": mem["flash_used"], "sram1": mem["sram1_used"],
+           "chunking": chunking, "resends": resends}
     if bulk_images > 0:
         semi = elf.with_name("tinykd-semihost.elf")
         same = [(r.output, r.ticks) for r in results]
@@ -172,6 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     print("\nlink img/s: wall-clock images per second through QEMU's UART model "
           f"({rows[0][1]['input_bytes']} input bytes per image); instruction counts vary by at most "
           f"{max(r['spread'] for _, r in rows):.1f} across images (data-dependent branches).")
+    print("\nchunking cost on the clean link (seconds per image by LOAD chunk size; fit t = t_inf + k/c):")
+    head = (f"{'model':<10} " + " ".join(f"{f'{c} B':>8}" for c in CHUNK_SIZES)
+            + f" {'t_inf':>8} {'cost@256':>9} {'resends':>8}")
+    print(head)
+    print("-" * len(head))
+    for arch, r in rows:
+        ch = r["chunking"]
+        print(f"{arch:<10} " + " ".join(f"{ch['per_image_s'][c]:>8.4f}" for c in CHUNK_SIZES)
+              + f" {ch['t_inf_s']:>8.4f} {ch['cost_256']:>9.1%} {r['resends']:>8}")
+    print("cost@256: the time 256-byte chunks add to an image over one frame of any size (target < 10 %).")
     bulk_rows = [(a, r["bulk"]) for a, r in rows if "bulk" in r]
     if bulk_rows:
         print(f"\nsemihosting bulk path (evaluate's QEMU default), host reference checking every output, "

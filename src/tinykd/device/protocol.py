@@ -152,6 +152,15 @@ class FrameParser:
             return self.feed(b"")
         return []
 
+    def expire_all(self) -> list[Frame | BadFrame]:
+        """A timeout passed: nothing still in the buffer is a frame in progress. Peel off every
+        partial frame at the head (noise whose damaged length announces bytes that never come,
+        hiding the real answers behind it) until what is left is no frame start."""
+        out: list[Frame | BadFrame] = []
+        while self._buf.startswith(SYNC):
+            out += self.expire()
+        return out
+
     def _skip(self, n: int) -> None:
         if n <= 0:
             return
@@ -360,7 +369,7 @@ class Link:
                 if frame is None:
                     self.stats.timeouts += 1
                     last_problem = f"no answer within {timeout_s:g} s"
-                    self._queue.extend(self.parser.expire())
+                    self._queue.extend(self.parser.expire_all())
                     break
                 if isinstance(frame, BadFrame):
                     self.stats.bad_frames += 1
@@ -470,15 +479,17 @@ class Link:
 
     def _collect_acks(self, rnd: _LoadRound, acked: bytearray, tag: int, n: int, timeout_s: float) -> int:
         """Read answers to one round of LOAD frames; returns how many pieces are still unacknowledged."""
-        last = rnd.pieces[-1]
+        # Answers are matched to this round by seq (a piece resent in several rounds has several
+        # answers; an old one must not end this round early and leave this round's unread).
+        last_seq = next(reversed(rnd.seqs))
         deadline = time.monotonic() + timeout_s
-        settled: set[tuple[int, int]] = set()
+        settled: set[int] = set()
         while True:
             frame = self.next_frame(deadline)
             if frame is None:
                 self.stats.timeouts += 1
                 self._last_load_problem = f"no answer within {timeout_s:.2f} s"
-                self._queue.extend(self.parser.expire())
+                self._queue.extend(self.parser.expire_all())
                 break
             if isinstance(frame, BadFrame):
                 self.stats.bad_frames += 1
@@ -491,9 +502,8 @@ class Link:
                 if bad_type == Type.LOAD and bad_seq in rnd.seqs:
                     self.stats.device_errors += 1
                     self._last_load_problem = f"device error {_error_name(code)}"
-                    piece = rnd.seqs[bad_seq]
-                    settled.add(piece)
-                    if piece == last:
+                    settled.add(bad_seq)
+                    if bad_seq == last_seq:
                         break
                 continue
             if frame.type == Type.LOAD | RESPONSE and len(frame.payload) >= 8:
@@ -501,12 +511,13 @@ class Link:
                 if a_tag != tag or off + m > n:
                     continue  # an answer about an earlier input
                 acked[off:off + m] = b"\x01" * m
-                settled.add((off, m))
                 if filled == n:
                     acked[:] = b"\x01" * n  # everything is in, whatever answers were lost
                     return 0
-                if (off, m) == last or len(settled) == len(rnd.pieces):
-                    break
+                if rnd.seqs.get(frame.seq) == (off, m):
+                    settled.add(frame.seq)
+                    if frame.seq == last_seq or len(settled) == len(rnd.seqs):
+                        break
         # The device handles frames in order: once the last piece is settled, the silent ones are lost.
         return sum(1 for o, m in rnd.pieces if 0 in acked[o:o + m])
 
@@ -533,7 +544,7 @@ class Link:
                 if frame is None:
                     self.stats.timeouts += 1
                     problem = f"no answer within {wait:.2f} s"
-                    self._queue.extend(self.parser.expire())
+                    self._queue.extend(self.parser.expire_all())
                     break
                 if isinstance(frame, BadFrame):
                     self.stats.bad_frames += 1
