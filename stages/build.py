@@ -25,8 +25,18 @@ def main() -> None:
         from tinykd.atomic import atomic_dir, write_json
         from tinykd.device import firmware as fw
 
-        p = P.load(args.params, sections=["firmware", "export"])
+        p = P.load(args.params, sections=["firmware", "export", "student"])
         baud, protocol = P.get(p, "firmware.baud"), P.get(p, "firmware.protocol")
+        if protocol == "mlperf":
+            from tinykd.data.scaling import from_params
+            from tinykd.errors import ParamError
+
+            # The MLPerf front-end's input table has one pixel factor for all channels: refuse
+            # rather than feed the model wrongly scaled pixels.
+            if not from_params(P.get(p, "student.input"), "student.input").is_default:
+                raise ParamError("student.input", P.get(p, "student.input"),
+                                 "the default {mean: [0.0], std: [255.0]} with firmware.protocol mlperf "
+                                 "(its input table does not scale per channel yet)")
         board = P.get(p, "export.board")
         fw.check_options(baud, protocol, board, Path(args.firmware_src))
         out = Path(args.out)

@@ -254,3 +254,26 @@ def test_compress_qat_covers_the_raw_pixel_range(raw_teacher):
     assert io["input_scale"] == pytest.approx(1.0, rel=1e-3) and io["input_zero_point"] == -128
     assert m["int8_accuracy"] == train.score(out, data["test"][1], probabilities=False)["accuracy"]
     assert m["base_float_accuracy"] == train.evaluate(raw_teacher, *data["test"], scaling=RAW)["accuracy"]
+
+
+def test_mlperf_firmware_refuses_a_non_default_student_input(tmp_path):
+    """The MLPerf front-end's input table has one pixel factor: a per-channel scaling is refused
+    in one line before anything is built."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    p = yaml.safe_load((repo / "params.yaml").read_text())
+    p["firmware"]["protocol"] = "mlperf"
+    p["student"]["input"] = {"mean": [125.3, 123.0, 113.9], "std": [63.0, 62.1, 66.7]}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    proc = subprocess.run([sys.executable, str(repo / "stages" / "build.py"), "--params", str(tmp_path / "params.yaml"),
+                           "--firmware-src", str(repo / "firmware"), "--model-dir", str(tmp_path / "model"),
+                           "--out", str(tmp_path / "fw"), "--metrics", str(tmp_path / "fw.json")],
+                          capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "student.input" in proc.stderr and "mlperf" in proc.stderr
+    assert not (tmp_path / "fw").exists() and not (tmp_path / "fw.json").exists()
