@@ -45,6 +45,10 @@ def run(body: Callable[[], None], stage: str | None = None) -> None:
         except (OSError, ValueError):
             continue
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # A shell without job control starts background commands with SIGINT ignored, and Python then
+    # never raises KeyboardInterrupt: a stage started that way (nohup ... &, some CI runners)
+    # would sleep through Ctrl-C. Stages always take it.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         body()
     except TinykdError as exc:
@@ -61,3 +65,4 @@ def run(body: Callable[[], None], stage: str | None = None) -> None:
         sys.exit(130 if isinstance(exc, KeyboardInterrupt) else 143)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)

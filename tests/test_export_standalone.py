@@ -151,7 +151,8 @@ def test_standalone_refuses_foreign_folder(tmp_path, tool_env):
     foreign.mkdir()
     (foreign / "keep.c").write_text("int keep;\n")
     tinykd = H.REPO / ".venv/bin/tinykd"
-    proc = subprocess.run([str(tinykd), "export", str(model), str(foreign), "--standalone"],
+    proc = subprocess.run([str(tinykd) if tinykd.exists() else "tinykd", "export", str(model), str(foreign),
+                           "--standalone"],
                           capture_output=True, text=True, env=tool_env)
     assert proc.returncode != 0
     assert "was not written by tinykd" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -201,7 +201,8 @@ def run(image: str | Path, inputs: np.ndarray, *, jobs: int | None = None, progr
     so does Ctrl-C (KeyboardInterrupt, re-raised). Nothing is left behind either way."""
     from tqdm import tqdm
 
-    image = Path(image)
+    # Absolute: each QEMU runs in its own shard folder (its semihosting files are relative to it).
+    image = Path(image).resolve()
     if not image.is_file():
         raise DeviceError(f"semihosting image {image} does not exist: rerun the build and flash stages "
                           "(firmware.protocol: tinykd builds tinykd-semihost.elf)")
