@@ -43,11 +43,14 @@ def test_report_holds_the_runs_metrics(trained_project):
     fp = _json(m / "footprint.json")
     assert nbytes(fp["models"]["student"]["arena_bytes"]) in report
     assert "Students that fit the board: student without KD (baseline), distilled student." in report
-    dev = _json(m / "device.json")
-    assert f"| accuracy on the device | {pct(dev['accuracy'])} |" in report
-    assert f"| outputs bit-exact with the host | {pct(dev['bit_exact'])}" in report
+    dev, base = _json(m / "device.json"), _json(m / "baseline" / "device.json")
+    assert f"| accuracy on the device | {pct(dev['accuracy'])} | {pct(base['accuracy'])} |" in report
+    assert f"| outputs bit-exact with the host | {pct(dev['bit_exact'])} | {pct(base['bit_exact'])} |" in report
     unit = dev["latency_unit"]
-    assert f"| latency, median | {dev[f'latency_{unit}_median']:,} {unit} |" in report
+    assert (f"| latency, median ({unit}) | {dev[f'latency_{unit}_median']:,} | "
+            f"{base[f'latency_{unit}_median']:,} |") in report
+    gain = 100 * (dev["accuracy"] - base["accuracy"])
+    assert f"knowledge distillation changes int8 top-1 accuracy by **{gain:+.2f} points**" in report
     assert f"{dev['samples']} test images" in report
     assert "Not available" not in report
     # The confusion figure counts every evaluated image.
