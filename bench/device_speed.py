@@ -79,13 +79,7 @@ def bulk_inputs(data: Path | None, n: int, ref, rng) -> tuple[np.ndarray, str]:
 def measure_bulk(elf: Path, ref, inputs: np.ndarray, jobs: int | None) -> dict:
     from tinykd.device import bulk
 
-    host: list[np.ndarray] = []
-
-    def work() -> bool:
-        if len(host) == len(inputs):
-            return False
-        host.append(ref.run(inputs[len(host)]))
-        return True
+    host, work = bulk.reference_worker(ref, inputs)
 
     t0 = time.monotonic()
     hello, records = bulk.run(elf, inputs, jobs=jobs, work=work, timeout_s=300)

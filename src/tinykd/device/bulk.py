@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import DeviceError
 from .protocol import Hello
-from .qemu import MACHINE, check_machine, qemu_binary
+from .qemu import MACHINE, check_machine, qemu_binary, stop_process
 
 VERSION = 1
 IN_NAME = "tinykd-bulk.in"
@@ -165,13 +165,7 @@ class _Shard:
         return f"QEMU ended ({how}) after {self.done()} of {self.n} images{detail}"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if self.log is not None:
             with open(self.log, "ab") as f:
                 f.write(self.stderr_text().encode())
@@ -185,6 +179,20 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def reference_worker(ref, inputs: np.ndarray) -> tuple[list[np.ndarray], Callable[[], bool]]:
+    """(outputs, work) for run(): each work() call runs the host reference on the next input
+    while QEMU runs, appending to outputs; False once every input is done."""
+    outputs: list[np.ndarray] = []
+
+    def work() -> bool:
+        if len(outputs) == len(inputs):
+            return False
+        outputs.append(ref.run(inputs[len(outputs)]))
+        return True
+
+    return outputs, work
 
 
 def run(image: str | Path, inputs: np.ndarray, *, jobs: int | None = None, progress: bool = True,

@@ -314,13 +314,7 @@ def evaluate_bulk(*, image: Path, tflite: Path, data_dir: Path, expected_sha: st
     from . import bulk
 
     ref, idx, y, inputs = _prepare(tflite, data_dir, expected_sha, samples, seed, scaling)
-    host: list[np.ndarray] = []
-
-    def work() -> bool:
-        if len(host) == len(inputs):
-            return False
-        host.append(ref.run(inputs[len(host)]))
-        return True
+    host, work = bulk.reference_worker(ref, inputs)
 
     t0 = time.monotonic()
     hello, device = bulk.run(image, inputs, jobs=jobs, progress=progress, log=log, work=work,

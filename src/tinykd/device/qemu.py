@@ -36,6 +36,17 @@ def check_machine(binary: str | None = None) -> None:
                           "install a newer qemu-system-arm")
 
 
+def stop_process(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """Terminate `proc` if it still runs; kill it when it ignores SIGTERM for `grace_s`."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -110,13 +121,8 @@ class QemuBoard:
 
     def stop(self) -> None:
         atexit.unregister(self.stop)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
