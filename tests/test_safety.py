@@ -136,6 +136,35 @@ def test_mlperf_dataset_refuses_a_folder_it_did_not_write(tmp_path, capsys):
     assert cli(["mlperf", "dataset", "--dataset", tmp_path / "test.npz", "--out", out], capsys)[0] == 0
 
 
+@pytest.mark.parametrize("mode", ["performance", "accuracy"])
+def test_mlperf_results_refuse_a_folder_they_did_not_write(tmp_path, capsys, mode):
+    from tinykd.mlperf import runner
+
+    x = np.zeros((2, 32, 32, 3), np.uint8)
+    np.savez(tmp_path / "test.npz", x=x, y=np.array([1, 2]))
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "results.json").write_text("my own results\n")
+    before = snapshot(tmp_path)
+    # refused before the board is opened: the port below does not exist
+    rc, _, err = cli(["mlperf", mode, "--port", "socket://127.0.0.1:1", "--dataset", tmp_path / "test.npz",
+                      "--out", out], capsys)
+    line = one_error_line(err)
+    assert rc == 1 and str(out) in line and "not written by tinykd" in line and "--force" in line, line
+    assert snapshot(tmp_path) == before
+    result = {"mode": "accuracy", "top1": None, "samples": 0, "median_latency_us": 0, "dataset": "d",
+              "device": {"name": "dut", "profile": "p", "model": "ic01", "info": {}}, "clock": {"note": "n"}}
+    with pytest.raises(OutputError, match="not written by tinykd"):
+        runner.write_results(out, result, ["> x"])
+    assert snapshot(tmp_path) == before
+    runner.write_results(out, result, ["> x"], force=True)
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "log.txt", "results.json", "results.txt"]
+    assert "my own" not in (out / "results.json").read_text()
+    runner.write_results(out, result, ["> y"])   # its own folder: replaced without --force
+    assert (out / "log.txt").read_text() == "> y\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_atomic_dir_refuses_before_running_the_block_and_keeps_others_siblings(tmp_path):
     dest = tmp_path / "out"
     dest.mkdir()

@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=None,
                    help="results folder [metrics/mlperf/<mode>; dataset: build/mlperf/ic01]")
     p.add_argument("--force", action="store_true",
-                   help="dataset: replace --out even if it exists and was not written by tinykd")
+                   help="replace --out even if it exists and was not written by tinykd")
     p.add_argument("--windows", type=int, default=5, help="performance windows [5]")
     p.add_argument("--iterations", type=int, default=20, help="timed inferences per window [20]")
     p.add_argument("--warmups", type=int, default=5, help="warm-up inferences per window [5]")
@@ -115,17 +115,20 @@ def _check_model(info: dict[str, str], tflite: str) -> None:
                           f"({want[:12]}...): export that model, rebuild with PROTOCOL=mlperf and reflash")
 
 
+def _out_dir(args) -> Path:
+    return Path(args.out or ("build/mlperf/ic01" if args.mode == "dataset" else f"metrics/mlperf/{args.mode}"))
+
+
 def run(args) -> int:
     _check(args)
-    if args.mode == "dataset":
-        from ..atomic import check_output_dir
+    from ..atomic import check_output_dir
 
-        check_output_dir(args.out or "build/mlperf/ic01", args.force)  # before reading the images
+    check_output_dir(_out_dir(args), args.force)  # before reading the images or running the board
     samples = load_samples(args.dataset, args.limit or None)
     if args.mode == "dataset":
         from .datasets import write_ic01
 
-        out = write_ic01(samples, args.out or "build/mlperf/ic01", force=args.force)
+        out = write_ic01(samples, _out_dir(args), force=args.force)
         print(f"wrote {len(samples)} images to {out} (y_labels.csv + .bin)")
         return 0
     if not args.port and not args.elf:
@@ -153,8 +156,7 @@ def run(args) -> int:
     result["device"] = device
     result["clock"] = runner.clock_description(virtual, device["info"])
     result["dataset"] = str(args.dataset)
-    out = Path(args.out or f"metrics/mlperf/{args.mode}")
-    runner.write_results(out, result, transcript)
+    out = runner.write_results(_out_dir(args), result, transcript, force=args.force)
     print(runner.summary_text(result), end="")
     print(f"results: {out / 'results.json'}, {out / 'results.txt'}, {out / 'log.txt'}")
     return 0

@@ -143,9 +143,11 @@ def summary_text(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(out_dir: str | Path, result: dict, transcript: list[str]) -> Path:
-    out = Path(out_dir)
-    atomic.write_json(out / "results.json", result)
-    atomic.write_text(out / "results.txt", summary_text(result))
-    atomic.write_text(out / "log.txt", "\n".join(transcript) + "\n")
-    return out
+def write_results(out_dir: str | Path, result: dict, transcript: list[str], force: bool = False) -> Path:
+    """The three files as one folder, replaced whole (atomic.atomic_dir): a folder tinykd did not
+    write is refused unless `force`, and a failed write leaves the previous results."""
+    with atomic.atomic_dir(out_dir, force) as tmp:
+        atomic.write_json(tmp / "results.json", result)
+        atomic.write_text(tmp / "results.txt", summary_text(result))
+        atomic.write_text(tmp / "log.txt", "\n".join(transcript) + "\n")
+    return Path(out_dir)
