@@ -525,6 +525,28 @@ def test_decompression_bomb_is_one_line_naming_the_file(tmp_path, monkeypatch, c
         load_samples(folder)
 
 
+@pytest.mark.parametrize("limit", [1000, 3000])   # 64 x 64 = 4096 pixels: PIL's error, then its warning
+def test_live_decompression_bomb_is_one_line_naming_the_file(tmp_path, monkeypatch, limit):
+    import warnings
+
+    from PIL import Image
+
+    from tinykd import live
+    from tinykd.errors import DataError
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    Image.new("RGB", (64, 64)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+    frames = live.folder_frames(tmp_path)
+    assert next(frames)[0] == "a.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # the warning must not also be printed
+        with pytest.raises(DataError) as info:
+            next(frames)
+    msg = str(info.value)
+    assert msg.startswith(f"{tmp_path / 'big.png'}: image too large to decode safely") and "\n" not in msg, msg
+
+
 def test_yaml_syntax_error_keeps_its_line_number(tmp_path):
     from tinykd import params as P
     from tinykd.errors import ParamError

@@ -57,13 +57,24 @@ def folder_frames(folder: Path, loop: bool = False) -> Iterator[tuple[str, np.nd
 
 
 def _read_images(folder: Path, files: list[Path], loop: bool) -> Iterator[tuple[str, np.ndarray]]:
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
+
+    from .data.formats import bomb_message
 
     while True:
         for path in files:
             try:
-                with Image.open(path) as img:
-                    arr = np.asarray(img.convert("L" if img.mode in ("L", "I;16", "1") else "RGB"))
+                # Past PIL's pixel limit it only warns (up to twice the limit, then it refuses):
+                # both are refused here, as a frame for a model of a few thousand pixels that
+                # costs seconds and gigabytes to decode is a mistake, not a stream.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(path) as img:
+                        arr = np.asarray(img.convert("L" if img.mode in ("L", "I;16", "1") else "RGB"))
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise DataError(bomb_message(str(path), exc)) from None
             except (UnidentifiedImageError, OSError) as exc:
                 raise DataError(f"{path}: cannot read as an image ({exc})") from None
             yield str(path.relative_to(folder)), arr
