@@ -103,3 +103,29 @@ class NoiseProxy:
             except OSError:
                 pass
         self._thread.join(5)
+
+
+class LossProxy(NoiseProxy):
+    """A proxy that loses, on the way to the device, every frame `lose(type, payload)` picks (e.g.
+    all LOAD chunks of one image's tag): a stretch of line so bad that no retry gets through, made
+    deterministic so a test knows which images fail and why. Everything else passes unchanged."""
+
+    def __init__(self, upstream: tuple[str, int], lose):
+        super().__init__(upstream, rate=0.0)
+        from tinykd.device.protocol import FrameParser, encode
+
+        self._encode, self.lose = encode, lose
+        self._parser = FrameParser()
+        self.lost: list[tuple[int, int]] = []  # (type, tag) of each frame lost
+
+    def damage(self, data: bytes, direction: str) -> bytes:
+        if direction != "to_device":
+            return data
+        out = bytearray()
+        with self.lock:
+            for f in self._parser.feed(data):  # the host sends whole, valid frames only
+                if self.lose(f.type, f.payload):
+                    self.lost.append((f.type, int.from_bytes(f.payload[:2], "little")))
+                    continue
+                out += self._encode(f.type, f.seq, f.payload)
+        return bytes(out)

@@ -493,6 +493,66 @@ def test_killed_evaluation_resumes_from_its_journal(pipe, noisy, tool_env):
     assert (noisy / "resume" / "device.json").read_bytes() == (noisy / "clean" / "device.json").read_bytes()
 
 
+def test_images_failing_past_max_failed_images_stop_the_stage_and_keep_the_journal(pipe, noisy, tool_env):
+    """A proxy loses every frame of three chosen images on the way to the board — the first
+    LOAD chunk of images 2 and 8, the INFER of image 5 — so no retry gets them through. With
+    device.max_failed_images 2 the stage reports each failed image with its index and cause,
+    stops at the third with one line naming the count and the limit, writes no metrics and keeps
+    the journal; the rerun with limit 3 resumes from it, sends only the rest, and records the
+    three failures in its metrics."""
+    from noise_proxy import LossProxy
+    from tinykd.device import evaluate as E
+    from tinykd.device import protocol as P
+    from tinykd.device.qemu import QemuBoard
+
+    ref = E.HostReference(pipe["tflite"])
+    with np.load(noisy / "data" / "test.npz") as z:
+        inputs = E.quantize_input(z["x"], ref.input_scale, ref.input_zero_point)  # samples: all, in order
+    bad_load = {bytes(inputs[k].tobytes()[:P.CHUNK_MIN]): k for k in (2, 8)}
+    bad_infer = {P.crc16(inputs[5].tobytes()): 5}
+
+    def lose(type_: int, payload: bytes) -> bool:
+        if type_ == P.Type.LOAD and int.from_bytes(payload[2:4], "little") == 0:
+            return payload[4:4 + P.CHUNK_MIN] in bad_load
+        return type_ == P.Type.INFER and int.from_bytes(payload[2:4], "little") in bad_infer
+
+    out = noisy / "lossy"
+    journal = noisy / "journal-lossy.jsonl"
+    with QemuBoard(pipe["w"] / "flash" / "flash.elf") as board, LossProxy(("127.0.0.1", board.port), lose) as proxy:
+        fast = dict(port=proxy.url, chunk_bytes=64, chunk_retries=2, timeout_s=2.0)
+        stopped = _evaluate_on(pipe, noisy, _params(noisy / "params_lossy2.yaml", max_failed_images=2, **fast),
+                               "lossy", tool_env)
+        assert stopped.returncode == 1, stopped.stdout[-2000:] + stopped.stderr[-2000:]
+        last = stopped.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: 3 images failed (device.max_failed_images: 2); the last: image 8 "
+                               "(test index 8): LOAD of input bytes 0..15 failed after 3 attempts (no answer"), last
+        assert "Traceback" not in stopped.stderr
+        reported = [ln for ln in stopped.stderr.splitlines() if ln.startswith("evaluate: image ")]
+        assert [ln.split(":")[1].strip() for ln in reported] == [
+            "image 2 (test index 2)", "image 5 (test index 5)", "image 8 (test index 8)"], reported
+        assert "LOAD of input bytes 0..15 failed after 3 attempts (no answer" in reported[0]
+        assert "INFER request failed after 3 attempts: no answer within" in reported[1]
+        assert not (out / "device.json").exists() and not (out / "plots").exists()
+        kept = [json.loads(ln)["k"] for ln in journal.read_text().splitlines()[1:]]
+        assert kept == [0, 1, 3, 4, 6, 7], kept  # every answer before the stop, none of the failed
+
+        resumed = _evaluate_on(pipe, noisy, _params(noisy / "params_lossy3.yaml", max_failed_images=3, **fast),
+                               "lossy", tool_env)
+    stats = _ok(resumed).strip().splitlines()[-1]
+    assert "resuming from" in resumed.stderr and "6 images already answered" in resumed.stderr, resumed.stderr
+    assert f"{N_NOISY - 6 - 3} images sent, 6 from the journal, 3 failed" in stats, stats
+    assert resumed.stderr.count("evaluate: image ") == 3, resumed.stderr  # the same three, again
+    assert {t for t, _ in proxy.lost} == {P.Type.LOAD, P.Type.INFER}
+    m = json.loads((out / "device.json").read_text())
+    assert m["failed_images"] == 3 and m["failed_indices"] == [2, 5, 8] and m["samples"] == N_NOISY - 3
+    assert m["bit_exact"] == 1.0
+    # every other image: the clean link's row (output and ticks) to the byte
+    clean_rows = _clean_uart(pipe, noisy, tool_env)[1].decode().splitlines()
+    want = [r for r in clean_rows if r.split(",")[0] not in ("2", "5", "8")]
+    assert (out / "plots" / "per_image.csv").read_text().splitlines() == want
+    assert not journal.exists()
+
+
 def test_per_layer_profile_build(pipe, capsys):
     """PROFILE_LAYERS=1: the TINYKD_LAYER_BEGIN/END hooks time every layer."""
     from tinykd.device import firmware as fw
