@@ -230,3 +230,43 @@ def test_report_says_the_student_was_supplied():
     assert "supplied student (not trained here)" in text
     assert "Knowledge distillation changes" not in text and "no distillation gain" in text
     assert "not clearly stronger" not in text
+
+
+@pytest.mark.slow
+def test_keras2_h5_student_runs_through_to_evaluate_on_qemu(project, course_files, tool_env):
+    """The course's path end to end: a supplied Keras 2 .h5 student (softmax at the end) goes
+    distill (loaded, not trained) -> quantize -> export -> build -> flash -> evaluate on the QEMU
+    board -> report, by the stage scripts in the order of dvc.yaml. The board's outputs are
+    bit-exact with the host's TFLite Micro run of the same .tflite, and the report says supplied."""
+    import tiny_project as tp
+
+    if not tp.have_device_tools():
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
+    d, p = project
+    src = course_files["h5"]
+    q = json.loads(json.dumps(p))
+    q["student"].update(source=str(src), sha256=hashlib.sha256(src.read_bytes()).hexdigest())
+    q["device"].update(backend="qemu", port="", timeout_s=10.0)
+    q["evaluate"].update(samples=8, transport="auto")
+    (d / "params.yaml").write_text(yaml.safe_dump(q))
+    _distill(d, tool_env)
+    _quantize(d, tool_env)
+    _run(d, tool_env, "export.py", "--model", "models/student_int8.tflite", "--name", "student",
+         "--outdir", "build/model")
+    _run(d, tool_env, "build.py", "--firmware-src", str(REPO / "firmware"), "--model-dir", "build/model",
+         "--out", "build/firmware", "--metrics", "metrics/firmware.json")
+    _run(d, tool_env, "flash.py", "--firmware", "build/firmware", "--out", "build/flash")
+    out = _run(d, tool_env, "evaluate.py", "--flash", "build/flash", "--model-dir", "build/model",
+               "--tflite", "models/student_int8.tflite", "--data", "data", "--metrics", "metrics/device.json",
+               "--plots", "plots/device").stdout
+    m = json.loads((d / "metrics/device.json").read_text())
+    assert m["samples"] == 8 and m["emulated"] is True and m["transport"] == "semihost"
+    assert m["bit_exact"] == 1.0 and m["bit_exact_images"] == 8 and m["top1_agreement"] == 1.0, out
+    assert m["accuracy"] == m["host_accuracy"]
+    assert m["model_sha256"] == hashlib.sha256((d / "models/student_int8.tflite").read_bytes()).hexdigest()
+    assert m["latency_instructions_median"] > 1000
+    subprocess.run([sys.executable, str(REPO / "stages" / "report.py"), "--out", "reports"], cwd=d, env=tool_env,
+                   check=True, capture_output=True, timeout=600)
+    report = (d / "reports/report.md").read_text()
+    assert "supplied, not trained here" in report and str(src) in report
+    assert "| outputs bit-exact with the host | 100.00 % |" in report, report
