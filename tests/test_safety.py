@@ -564,6 +564,68 @@ def test_yaml_syntax_error_keeps_its_line_number(tmp_path):
     assert "line 4, column 1: key 'kd' appears twice (first on line 2)" in str(info.value)
 
 
+def _yaml_project(root: Path) -> Path:
+    import shutil
+
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    (root / "presets").mkdir()
+    (root / "workflow" / "schemas").mkdir(parents=True)
+    shutil.copy(REPO / "workflow" / "schemas" / "params.schema.yaml", root / "workflow" / "schemas")
+    return root
+
+
+def test_preset_yaml_errors_keep_their_line_numbers(tmp_path):
+    from tinykd import presets
+    from tinykd.errors import ParamError
+
+    proj = _yaml_project(tmp_path)
+    broken = proj / "presets" / "broken.yaml"
+    broken.write_text("# a preset\nkd:\n  alpha: 0.5\n  temperature: [3\nseed: 1\n")
+    before = snapshot(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "tinykd.cli", "preset", "--root", str(proj), "apply", "broken",
+                           "--params", str(proj / "params.yaml")], capture_output=True, text=True, cwd=proj)
+    line = one_error_line(proc.stderr)
+    assert proc.returncode == 1 and f"preset broken file = '{broken}'" in line and "line 5, column" in line, line
+    assert snapshot(tmp_path) == before
+    broken.write_text("kd:\n  alpha: 0.5\nkd:\n  alpha: 0.9\n")   # YAML alone would keep the last
+    with pytest.raises(ParamError, match=r"line 3, column 1: key 'kd' appears twice \(first on line 1\)"):
+        presets.load("broken", proj)
+    broken.write_text("kd:\n  alpha: 0.5\n")
+    (proj / "params.yaml").write_text("seed: 1\nkd: {alpha: 0.4\n")
+    with pytest.raises(ParamError) as info:
+        presets.merged_params("broken", proj / "params.yaml", proj)
+    msg = str(info.value)
+    assert f"params file = '{proj / 'params.yaml'}'" in msg and "line 3, column 1" in msg and "\n" not in msg, msg
+
+
+def test_sweep_yaml_errors_keep_their_line_numbers(tmp_path):
+    from tinykd import sweep
+    from tinykd.errors import ParamError
+
+    proj = _yaml_project(tmp_path)
+    params = proj / "params.yaml"
+    good = params.read_text()
+    params.write_text(good + "kd:\n  alpha: 0.9\n")   # a second kd: section at the end
+    kd_line = 1 + good.splitlines().index("kd:")
+    with pytest.raises(ParamError) as info:
+        sweep.derive_params(params, ["kd.alpha=0.5"], proj / "point" / "params.yaml")
+    msg = str(info.value)
+    assert f"line {len(good.splitlines()) + 1}, column 1: key 'kd' appears twice (first on line {kd_line})" in msg
+    params.write_text(good)
+    with pytest.raises(ParamError) as info:
+        sweep.derive_params(params, ["kd.temperature=[3"], proj / "point" / "params.yaml")
+    msg = str(info.value)
+    assert msg.startswith("params: --set = 'kd.temperature=[3' is not allowed") and "column" in msg, msg
+    assert "\n" not in msg and not (proj / "point").exists()
+    point = proj / "grid" / "T4-a0.5"
+    point.mkdir(parents=True)
+    (point / "params.yaml").write_text("kd:\n  temperature: 4\n  alpha: [0.5\n")
+    with pytest.raises(ParamError) as info:
+        sweep.rows_from_point_dirs(proj / "grid")
+    msg = str(info.value)
+    assert f"'{point / 'params.yaml'}'" in msg and "line 4, column 1" in msg and "\n" not in msg, msg
+
+
 def test_truncated_keras_teacher_is_named_not_file_not_found(tmp_path):
     import zipfile
 

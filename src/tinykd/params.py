@@ -228,16 +228,22 @@ def _zip_damage(path: Path) -> str | None:
     return f"entry {bad} fails its CRC check" if bad else None
 
 
+def read_yaml(path: str | os.PathLike, what: str = "params file") -> Any:
+    """The YAML document in `path` (a key given twice is refused); a missing file or a syntax error
+    is one ParamError line naming `what`, the file, and the error's line and column."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=UniqueKeyLoader)
+    except FileNotFoundError:
+        raise ParamError(what, str(path), "an existing YAML file") from None
+    except yaml.YAMLError as exc:
+        raise ParamError(what, str(path), f"valid YAML ({yaml_problem(exc)})") from None
+
+
 def load(path: str | os.PathLike = "params.yaml", sections: Iterable[str] = ()) -> dict:
     """Read, default-fill and validate params.yaml; `sections` get the semantic checks too."""
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.load(fh, Loader=UniqueKeyLoader)
-    except FileNotFoundError:
-        raise ParamError("params file", str(path), "an existing YAML file") from None
-    except yaml.YAMLError as exc:
-        raise ParamError("params file", str(path), f"valid YAML ({yaml_problem(exc)})") from None
+    raw = read_yaml(path)
     params = validate(raw if raw is not None else {}, load_schema(find_schema(path)))
     check_semantics(params, sections, path.resolve().parent)
     return params

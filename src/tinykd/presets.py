@@ -10,8 +10,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from .errors import ParamError, TinykdError
 
 PRESET_DIR = Path("presets")
@@ -38,7 +36,9 @@ def path_of(name: str, root: Path | None = None) -> Path:
 
 
 def load(name: str, root: Path | None = None) -> dict:
-    data = yaml.safe_load(path_of(name, root).read_text()) or {}
+    from .params import read_yaml
+
+    data = read_yaml(path_of(name, root), f"preset {name} file") or {}
     if not isinstance(data, dict):
         raise ParamError(f"preset {name}", data, "a mapping of params.yaml sections")
     return data
@@ -80,7 +80,7 @@ def merged_params(name: str, params_path: Path = Path("params.yaml"), root: Path
     """params.yaml with the preset applied, validated (ParamError names a bad key of the preset)."""
     from . import params as P
 
-    base = yaml.safe_load(Path(params_path).read_text()) if Path(params_path).is_file() else {}
+    base = P.read_yaml(params_path) if Path(params_path).is_file() else {}
     merged = merge(base or {}, load(name, root))
     schema = P.load_schema(P.find_schema(params_path))
     try:

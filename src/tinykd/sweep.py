@@ -288,7 +288,7 @@ def rows_from_point_dirs(root: Path, teacher_metrics: Path | None = None,
                          baseline_metrics: Path | None = None) -> list[Row]:
     """Rows from the Snakemake sweep's folders: <root>/<point>/{params.yaml, distill.json, quantize.json,
     teacher.json (ESKD)}; the shared teacher's and baseline's metrics fill the reference columns."""
-    import yaml
+    from .params import read_yaml
 
     def read(path):
         return json.loads(Path(path).read_text()) if path is not None and Path(path).is_file() else {}
@@ -299,7 +299,7 @@ def rows_from_point_dirs(root: Path, teacher_metrics: Path | None = None,
         params_file = folder / "params.yaml"
         if not params_file.is_file():
             continue
-        params = yaml.safe_load(params_file.read_text())
+        params = read_yaml(params_file)
         row = Row(name=folder.name, rev="")
         for col, key in PARAM_COLUMNS:
             row.params[col] = _lookup(params, key)
@@ -323,7 +323,7 @@ def derive_params(params_path: Path, sets: list[str], out: Path) -> dict:
     from . import params as P
     from .atomic import write_text
 
-    raw = yaml.safe_load(Path(params_path).read_text()) or {}
+    raw = P.read_yaml(params_path) or {}
     for item in sets:
         if "=" not in item:
             raise ParamError("--set", item, "key=value, e.g. kd.alpha=0.5")
@@ -334,7 +334,10 @@ def derive_params(params_path: Path, sets: list[str], out: Path) -> dict:
             if not isinstance(node.get(part), dict):
                 raise ParamError(key, value, "a key of an existing params.yaml section")
             node = node[part]
-        node[parts[-1]] = yaml.safe_load(value)
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ParamError("--set", item, f"key=value with a YAML value ({P.yaml_problem(exc)})") from None
     P.validate(raw, P.load_schema(P.find_schema(params_path)))
     write_text(out, yaml.safe_dump(raw, sort_keys=False))
     return raw
