@@ -165,7 +165,7 @@ def teacher_views(t_model, x: np.ndarray, *, views: int, seed: int, batch_size: 
     for v in range(views):
         part = []
         for i in range(0, n, batch_size):
-            xb = T.apply_augment(scaling.tf(x[i:i + batch_size]), params[i:i + batch_size, v])
+            xb = scaling.tf(T.apply_augment(x[i:i + batch_size], params[i:i + batch_size, v]))
             part.append(np.asarray(t_model(xb, training=False), np.float32))
         outs.append(np.concatenate(part))
     return np.stack(outs, axis=1), params
@@ -191,7 +191,7 @@ def views_dataset(x, y, outputs, params, batch_size: int, seed: int, scaling=Non
         idx = tf.random.stateless_uniform((tf.shape(img)[0], 1), seed=s, minval=0, maxval=n_views, dtype=tf.int32)
         out = tf.squeeze(tf.gather(out, idx, axis=1, batch_dims=1), 1)
         par = tf.squeeze(tf.gather(par, idx, axis=1, batch_dims=1), 1)
-        return T.apply_augment(scaling.tf(img), par), lab, out
+        return scaling.tf(T.apply_augment(img, par)), lab, out
 
     return tf.data.Dataset.zip((ds, seeds)).map(pick, num_parallel_calls=tf.data.AUTOTUNE,
                                                 deterministic=True).prefetch(tf.data.AUTOTUNE)

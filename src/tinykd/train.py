@@ -38,23 +38,39 @@ def augment_params(n: int, shape, seed: int, view: int) -> np.ndarray:
     return p
 
 
-def apply_augment(x, params):
-    """Random-crop-after-reflect-padding and horizontal flip of a whole float batch at once.
+def _reflect_map(n: int, pad: int) -> np.ndarray:
+    """Index into an axis of length `n` of each position of that axis reflect-padded by `pad`
+    (the edge not repeated, as tf.pad's REFLECT): position j of the padded axis is pixel
+    map[j] of the image."""
+    if not 0 < pad < n:
+        raise ValueError(f"images of {n} pixels along an axis are too small for a crop padding of {pad} "
+                         f"(need more than {pad})")
+    j = np.abs(np.arange(-pad, n + pad))
+    return np.where(j > n - 1, 2 * (n - 1) - j, j).astype(np.int32)
 
+
+def apply_augment(x, params):
+    """Random-crop-after-reflect-padding and horizontal flip of a whole batch (n, h, w, c) at once.
+
+    Crop and flip only select pixels, so they are done on the uint8 pixels, before the input
+    scaling (elementwise, so the result is bit for bit that of scaling first): no padded copy
+    is made, each output pixel is looked up through the reflect index map of its row and column.
     One gather per axis for the batch instead of a crop and a flip per image: the per-image
-    tf.data map was the training pipeline's bottleneck on 2 cores.
+    tf.data map was the training pipeline's bottleneck on 2 cores, and so was padding and
+    gathering float batches after scaling.
     """
     import tensorflow as tf
 
+    x = tf.convert_to_tensor(x)
     h, w = int(x.shape[1]), int(x.shape[2])
     pad = _pad(x.shape[1:])
-    xp = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
     params = tf.cast(params, tf.int32)
-    rows = params[:, 0:1] + tf.range(h)[None, :]
+    rows = tf.gather(_reflect_map(h, pad), params[:, 0:1] + tf.range(h)[None, :])
     flip = params[:, 2:3] > 0
-    cols = params[:, 1:2] + tf.where(flip, tf.range(w - 1, -1, -1)[None, :], tf.range(w)[None, :])
-    xp = tf.gather(xp, rows, axis=1, batch_dims=1)
-    return tf.gather(xp, cols, axis=2, batch_dims=1)
+    cols = tf.gather(_reflect_map(w, pad),
+                     params[:, 1:2] + tf.where(flip, tf.range(w - 1, -1, -1)[None, :], tf.range(w)[None, :]))
+    x = tf.gather(x, rows, axis=1, batch_dims=1)
+    return tf.gather(x, cols, axis=2, batch_dims=1)
 
 
 def _random_params(batch, shape, seed):
@@ -82,7 +98,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
     `extra` rides along per example (cached teacher outputs), so it stays paired under shuffling.
     `views` (n, 3) gives fixed augmentation parameters per example (see augment_params) instead of
     random ones; with `augment` and no `views` every batch draws new ones. Images are shuffled,
-    batched, then converted and augmented a whole batch at a time.
+    batched, then augmented (as uint8) and converted a whole batch at a time.
     """
     import tensorflow as tf
 
@@ -104,12 +120,12 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
         return (scaling.tf(img), *rest)
 
     if views is not None:
-        ds = ds.map(lambda *el: (apply_augment(to_float(el[0])[0], el[-1]), *el[1:-1]),
+        ds = ds.map(lambda *el: (scaling.tf(apply_augment(el[0], el[-1])), *el[1:-1]),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     elif augment:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda el, s: (apply_augment(to_float(el[0])[0], _random_params(el[0], shape, s)), *el[1:]),
+            lambda el, s: (scaling.tf(apply_augment(el[0], _random_params(el[0], shape, s))), *el[1:]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     else:
         ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
