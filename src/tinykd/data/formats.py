@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..errors import DataError
+from .progress import bar as progress_bar
+from .progress import open_tracked
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -51,11 +53,13 @@ def _unpickle(data: bytes) -> dict:
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
 
 
-def read_cifar10(archive: Path) -> tuple[Arrays, Arrays, list[str]]:
-    """The official `cifar-10-python.tar.gz`: data_batch_1..5, test_batch, batches.meta."""
+def read_cifar10(archive: Path, progress: bool = True) -> tuple[Arrays, Arrays, list[str]]:
+    """The official `cifar-10-python.tar.gz`: data_batch_1..5, test_batch, batches.meta.
+    `progress`: a bar over the archive's bytes on a terminal (tinykd.data.progress)."""
     batches: dict[str, dict] = {}
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        with open_tracked(archive, f"read {Path(archive).name}", progress) as fh, \
+                tarfile.open(fileobj=fh, mode="r:*") as tar:
             for member in tar:
                 base = PurePosixPath(member.name).name
                 if member.isfile() and (base.startswith("data_batch_") or base in ("test_batch", "batches.meta")):
@@ -165,17 +169,21 @@ def require_tar_end(tar: tarfile.TarFile, source: Path) -> None:
                         "without tar's end-of-archive marker); download or create it again")
 
 
-def read_image_folder(source: Path) -> tuple[Arrays, Arrays, list[str]]:
-    """train/<class>/*.png|jpg and test/<class>/... from a folder or a (gzip) tar archive."""
+def read_image_folder(source: Path, progress: bool = True) -> tuple[Arrays, Arrays, list[str]]:
+    """train/<class>/*.png|jpg and test/<class>/... from a folder or a (gzip) tar archive.
+    `progress`: a bar over the images (folder) or the archive's bytes on a terminal."""
     items: list[tuple[str, str, str, object]] = []  # (split, class, name, PIL image)
     if source.is_dir():
-        for path in sorted(source.rglob("*")):
-            key = _split_parts(PurePosixPath(path.relative_to(source).as_posix()))
-            if key and path.is_file():
+        found = [(key, path) for path in sorted(source.rglob("*"))
+                 if (key := _split_parts(PurePosixPath(path.relative_to(source).as_posix()))) and path.is_file()]
+        with progress_bar(len(found), f"decode {source.name}", progress, unit="img") as shown:
+            for key, path in found:
                 items.append((*key, str(path), _decode(path.read_bytes(), str(path))))
+                shown.update()
     else:
         try:
-            with tarfile.open(source, "r:*") as tar:
+            with open_tracked(source, f"read and decode {source.name}", progress) as fh, \
+                    tarfile.open(fileobj=fh, mode="r:*") as tar:
                 for member in tar:
                     key = _split_parts(PurePosixPath(member.name))
                     if key and member.isfile():

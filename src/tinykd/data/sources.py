@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 
 from ..atomic import atomic_path
 from ..errors import DataError
+from .progress import bar as progress_bar
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_CHECKSUMS = {
@@ -111,8 +112,10 @@ def to_local(source: str, base: Path | None = None) -> Path:
     return path
 
 
-def download(url: str, checksums: dict[str, str] | None = None, name: str | None = None) -> Path:
-    """Fetch `url` into the cache (reusing a cached copy whose checksum matches) and return its path."""
+def download(url: str, checksums: dict[str, str] | None = None, name: str | None = None,
+             progress: bool = True) -> Path:
+    """Fetch `url` into the cache (reusing a cached copy whose checksum matches) and return its path.
+    `progress`: a bar on a terminal (tinykd.data.progress)."""
     checksums = {k: v for k, v in (checksums or {}).items() if v}
     name = name or Path(urlparse(url).path).name or "download"
     key = (checksums.get("sha256") or checksums.get("md5") or hashlib.sha256(url.encode()).hexdigest())[:16]
@@ -128,10 +131,13 @@ def download(url: str, checksums: dict[str, str] | None = None, name: str | None
             req = urllib.request.Request(url, headers={"User-Agent": "tinykd"})
             with urllib.request.urlopen(req, timeout=60) as resp, open(tmp, "wb") as out:
                 announced = resp.headers.get("Content-Length") if resp.headers else None
+                total = int(announced) if announced is not None and announced.strip().isdigit() else None
                 got = 0
-                for block in iter(lambda: resp.read(1 << 20), b""):
-                    out.write(block)
-                    got += len(block)
+                with progress_bar(total, f"download {name}", progress) as shown:
+                    for block in iter(lambda: resp.read(1 << 20), b""):
+                        out.write(block)
+                        got += len(block)
+                        shown.update(len(block))
             # Without a checksum the announced length is the only proof the file is whole; a
             # short file raises here, inside atomic_path, so it never lands in the cache.
             if announced is not None and announced.strip().isdigit() and got != int(announced):
@@ -147,15 +153,15 @@ def download(url: str, checksums: dict[str, str] | None = None, name: str | None
 
 
 def resolve_file(source: str, official_url: str, official: dict[str, str], sha256: str,
-                 base: Path | None, what: str) -> Path:
+                 base: Path | None, what: str, progress: bool = True) -> Path:
     """One file: the official download when `source` is empty, else a local path or URL.
 
     The official checksums apply to the official download; a user's `sha256` applies to theirs.
     """
     if not source:
-        return download(official_url, {**official, **({"sha256": sha256} if sha256 else {})})
+        return download(official_url, {**official, **({"sha256": sha256} if sha256 else {})}, progress=progress)
     if is_remote(source):
-        return download(source, {"sha256": sha256})
+        return download(source, {"sha256": sha256}, progress=progress)
     path = to_local(source, base)
     if not path.exists():
         raise DataError(f"{what}: {path} does not exist")
