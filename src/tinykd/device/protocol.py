@@ -354,21 +354,39 @@ class Link:
         frame naming it, and after a device reboot; DeviceError once the retries are used up."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         retries = self.retries if retries is None else retries
+        return self._exchange(type_, payload, retries, lambda attempt: timeout_s)[0]
+
+    def _exchange(self, type_: int, payload: bytes, retries: int, wait, *, reboot_reloads: bool = False,
+                  any_attempt: bool = False, reload_codes: tuple = (), accept=None) -> tuple[Frame, float | None]:
+        """The request/answer loop: send, read until the answer (type | RESPONSE, the attempt's
+        seq; any attempt's seq with `any_attempt`; and `accept(frame)` if given) comes, resend up
+        to `retries` times, `wait(attempt)` seconds each, after a timeout or an ERROR naming the
+        request. Returns the answer and its round-trip time (None if it answered an earlier
+        attempt). What a reboot (a BOOT frame) means differs: for a request that carries all it
+        needs, only this attempt was lost, so it is resent; with `reboot_reloads` (an INFER on
+        the loaded input) the input itself is gone, and _Reload says to load it again — as do
+        the ERROR codes in `reload_codes`. An ERROR saying the device cannot do it at all is
+        raised at once: no resend would help."""
         want = type_ | RESPONSE
-        last_problem = "no answer"
+        seqs: set[int] = set()
+        problem = "no answer"
         for attempt in range(retries + 1):
             if attempt:
                 self.stats.retries += 1
                 self._backoff(attempt)
             seq = self.next_seq()
+            seqs.add(seq)
+            mine = seqs if any_attempt else {seq}
             self.stats.requests += 1
+            limit = wait(attempt)
+            t0 = time.monotonic()
             self.write(encode(type_, seq, payload))
-            deadline = time.monotonic() + timeout_s
+            deadline = t0 + limit
             while True:
                 frame = self.next_frame(deadline)
                 if frame is None:
                     self.stats.timeouts += 1
-                    last_problem = f"no answer within {timeout_s:g} s"
+                    problem = f"no answer within {limit:.3g} s"
                     self._queue.extend(self.parser.expire_all())
                     break
                 if isinstance(frame, BadFrame):
@@ -377,21 +395,27 @@ class Link:
                 if frame.type == Type.BOOT:
                     # The device restarted: whatever it was doing for us is lost.
                     self.stats.reboots += 1
-                    last_problem = "the device rebooted"
+                    if reboot_reloads:
+                        raise _Reload("the device rebooted")
+                    problem = "the device rebooted"
                     break
                 if frame.type == Type.ERROR and len(frame.payload) >= 3:
                     code, bad_type, bad_seq = frame.payload[:3]
-                    if bad_seq == seq and bad_type == type_:
-                        self.stats.device_errors += 1
-                        last_problem = f"device error {_error_name(code)}"
-                        if code in (ErrorCode.TYPE, ErrorCode.UNSUPPORTED, ErrorCode.MODEL):
-                            raise DeviceError(f"{Type(type_).name} request refused: {last_problem}")
+                    if bad_type != type_ or bad_seq not in mine:
+                        continue  # an error about some earlier garbage: not ours
+                    self.stats.device_errors += 1
+                    problem = f"device error {_error_name(code)}"
+                    if code in reload_codes:
+                        raise _Reload(f"{_type_name(type_)} refused: {problem}")
+                    if code in (ErrorCode.TYPE, ErrorCode.UNSUPPORTED, ErrorCode.MODEL):
+                        raise DeviceError(f"{_type_name(type_)} request refused: {problem}")
+                    if bad_seq == seq:
                         break
-                    continue  # an error about some earlier garbage: not ours
-                if frame.type == want and frame.seq == seq:
-                    return frame
-                # a stale answer to an earlier attempt: ignore
-        raise DeviceError(f"{_type_name(type_)} request failed after {retries + 1} attempts: {last_problem}")
+                    continue
+                if frame.type == want and frame.seq in mine and (accept is None or accept(frame)):
+                    return frame, (time.monotonic() - t0 if frame.seq == seq else None)
+                # a stale answer to an earlier attempt, or about another input: ignore
+        raise DeviceError(f"{_type_name(type_)} request failed after {retries + 1} attempts: {problem}")
 
     def hello(self, **kw) -> Hello:
         h = Hello.parse(self.request(Type.HELLO, **kw).payload)
@@ -523,56 +547,22 @@ class Link:
 
     def _infer_loaded(self, tag: int, crc: int, timeout_s: float | None) -> InferResult:
         limit = self.timeout_s if timeout_s is None else timeout_s
-        payload = struct.pack("<HH", tag, crc)
-        seqs: set[int] = set()
-        problem = "no answer"
-        for attempt in range(self.chunk_retries + 1):
+
+        def wait(attempt: int) -> float:
             # The inference takes the same time for every input: once one answer has been seen,
             # a lost request or answer is noticed after a few times that, not after timeout_s.
-            wait = limit if not self._infer_s else min(limit, max(0.25, 4 * self._infer_s) * 2 ** attempt)
-            if attempt:
-                self.stats.retries += 1
-                self._backoff(attempt)
-            seq = self.next_seq()
-            seqs.add(seq)
-            self.stats.requests += 1
-            t0 = time.monotonic()
-            self.write(encode(Type.INFER, seq, payload))
-            deadline = t0 + wait
-            while True:
-                frame = self.next_frame(deadline)
-                if frame is None:
-                    self.stats.timeouts += 1
-                    problem = f"no answer within {wait:.2f} s"
-                    self._queue.extend(self.parser.expire_all())
-                    break
-                if isinstance(frame, BadFrame):
-                    self.stats.bad_frames += 1
-                    continue
-                if frame.type == Type.BOOT:
-                    self.stats.reboots += 1
-                    raise _Reload("the device rebooted")
-                if frame.type == Type.ERROR and len(frame.payload) >= 3:
-                    code, bad_type, bad_seq = frame.payload[:3]
-                    if bad_type != Type.INFER or bad_seq not in seqs:
-                        continue
-                    self.stats.device_errors += 1
-                    if code in (ErrorCode.INCOMPLETE, ErrorCode.INPUT_CRC):
-                        raise _Reload(f"INFER refused: device error {_error_name(code)}")
-                    if code in (ErrorCode.TYPE, ErrorCode.UNSUPPORTED, ErrorCode.MODEL):
-                        raise DeviceError(f"INFER request refused: device error {_error_name(code)}")
-                    problem = f"device error {_error_name(code)}"
-                    if bad_seq == seq:
-                        break
-                    continue
-                if frame.type == Type.INFER | RESPONSE and frame.seq in seqs and len(frame.payload) >= 6:
-                    (a_tag, ticks) = struct.unpack_from("<HI", frame.payload)
-                    if a_tag != tag:
-                        continue
-                    # any attempt's answer will do: the same input gives the same output
-                    self._infer_s = max(self._infer_s, time.monotonic() - t0) if frame.seq == seq else self._infer_s
-                    return InferResult(ticks=ticks, output=frame.payload[6:])
-        raise DeviceError(f"INFER request failed after {self.chunk_retries + 1} attempts: {problem}")
+            return limit if not self._infer_s else min(limit, max(0.25, 4 * self._infer_s) * 2 ** attempt)
+
+        # Any attempt's answer will do (the same input gives the same output), if it is about
+        # this input's tag.
+        frame, rtt = self._exchange(
+            Type.INFER, struct.pack("<HH", tag, crc), self.chunk_retries, wait, reboot_reloads=True,
+            any_attempt=True, reload_codes=(ErrorCode.INCOMPLETE, ErrorCode.INPUT_CRC),
+            accept=lambda f: len(f.payload) >= 6 and struct.unpack_from("<H", f.payload)[0] == tag)
+        if rtt is not None:
+            self._infer_s = max(self._infer_s, rtt)
+        (ticks,) = struct.unpack_from("<I", frame.payload, 2)
+        return InferResult(ticks=ticks, output=frame.payload[6:])
 
     def profile(self, **kw) -> list[int]:
         payload = self.request(Type.PROFILE, **kw).payload
