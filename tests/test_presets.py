@@ -103,3 +103,21 @@ def test_bad_preset_is_one_clear_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tinykd.cli", "preset", "--root", str(proj), "show", "nope"],
                           capture_output=True, text=True)
     assert proc.returncode == 1 and "preset = 'nope'" in proc.stderr and "ex6" in proc.stderr
+
+
+@pytest.mark.parametrize("rc, report", [(0, True), (1, True), (0, False)])
+def test_run_says_where_the_report_is_after_a_whole_run(rc, report, tmp_path, monkeypatch, capsys):
+    from tinykd.cli import main
+
+    project = _project(tmp_path)
+    shutil.copy(REPO / "dvc.yaml", project / "dvc.yaml")
+    if report:
+        (project / "reports").mkdir()
+        (project / "reports" / "report.md").write_text("# report\n")
+    calls = []
+    monkeypatch.setattr(presets.subprocess, "call", lambda cmd: calls.append(cmd) or rc)
+    monkeypatch.chdir(project)
+    assert main(["preset", "run", "quick"]) == rc
+    assert calls[0][1:5] == ["exp", "run", "-n", "quick"] and "dataset.limit_train=5000" in calls[0]
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert (last == f"preset quick: report in {project.resolve() / 'reports' / 'report.md'}") == (rc == 0 and report)

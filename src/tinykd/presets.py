@@ -170,9 +170,23 @@ def _cmd_run(args) -> int:
     try:
         from .sweep import dvc_binary
 
-        return subprocess.call([dvc_binary(), *cmd[1:]])
+        rc = subprocess.call([dvc_binary(), *cmd[1:]])
     except FileNotFoundError:
         raise TinykdError("dvc is not on PATH: activate the venv (.venv/bin)") from None
+    report = report_path()
+    if rc == 0 and not args.queue and not args.target and report and report.is_file():
+        print(f"preset {args.name}: report in {report.resolve()}")
+    return rc
+
+
+def report_path(dvc_yaml: Path = Path("dvc.yaml")) -> Path | None:
+    """reports/report.md: the report stage's output folder, as dvc.yaml names it."""
+    from .params import read_yaml
+
+    if not dvc_yaml.is_file():
+        return None
+    outs = ((read_yaml(dvc_yaml, "dvc.yaml") or {}).get("stages", {}).get("report", {}) or {}).get("outs") or []
+    return dvc_yaml.parent / str(outs[0]) / "report.md" if outs else None
 
 
 def add_parser(sub) -> None:
