@@ -7,6 +7,7 @@
 # same commands, and this check also covers Debian 12, which the Dockerfile does not use.
 #
 #   sudo scripts/check-debian.sh [--dir DIR] [--keep] [--ca-file FILE] [--mirror URL] RELEASE...
+#   scripts/check-debian.sh --dry-run [--dockerfile FILE] RELEASE...
 #
 #   RELEASE      bookworm (Debian 12) or trixie (Debian 13)
 #   --dir DIR    where the chroots go (default /var/tmp/tinykd-check); DIR/RELEASE is created and,
@@ -14,17 +15,21 @@
 #                script made it (it holds .tinykd-check), else refused.
 #   --ca-file F  an extra CA certificate the chroot trusts (a network behind a TLS-inspecting proxy)
 #   --mirror URL the Debian mirror (default http://deb.debian.org/debian)
+#   --dry-run    print the steps that would run and stop (no root needed, nothing created)
+#   --dockerfile F  read F's steps instead of the committed Dockerfile (COPY still clones HEAD)
 #
 # Needs root, debootstrap and the network (Debian mirror, PyPI). Prints each phase's duration.
 set -euo pipefail
 
-usage() { sed -n '9,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '9,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=/var/tmp/tinykd-check
 keep=0
 ca_file=""
 mirror=http://deb.debian.org/debian
+dry_run=0
+dockerfile=""
 releases=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,18 +37,23 @@ while [ $# -gt 0 ]; do
     --keep) keep=1; shift ;;
     --ca-file) ca_file=${2:?--ca-file needs a file}; shift 2 ;;
     --mirror) mirror=${2:?--mirror needs a URL}; shift 2 ;;
+    --dry-run) dry_run=1; shift ;;
+    --dockerfile) dockerfile=${2:?--dockerfile needs a file}; shift 2 ;;
     -h|--help) usage ;;
-    -*) echo "check-debian: unknown option $1; expected --dir, --keep, --ca-file, --mirror" >&2; exit 2 ;;
+    -*) echo "check-debian: unknown option $1; expected --dir, --keep, --ca-file, --mirror, --dry-run, --dockerfile" >&2; exit 2 ;;
     bookworm|trixie) releases+=("$1"); shift ;;
     *) echo "check-debian: release $1 is not checked; expected bookworm or trixie" >&2; exit 2 ;;
   esac
 done
 [ ${#releases[@]} -gt 0 ] || usage
-[ "$(id -u)" = 0 ] || { echo "check-debian: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
-command -v debootstrap >/dev/null || { echo "check-debian: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
 [ -z "$ca_file" ] || [ -f "$ca_file" ] || { echo "check-debian: --ca-file $ca_file is not a file" >&2; exit 2; }
-git -C "$repo" cat-file -e HEAD:Dockerfile 2>/dev/null || {
-  echo "check-debian: $repo has no committed Dockerfile (the check clones HEAD)" >&2; exit 1; }
+if [ -n "$dockerfile" ]; then
+  [ -f "$dockerfile" ] || { echo "check-debian: --dockerfile $dockerfile is not a file" >&2; exit 2; }
+  recipe=$(cat "$dockerfile")
+else
+  recipe=$(git -C "$repo" show HEAD:Dockerfile 2>/dev/null) || {
+    echo "check-debian: $repo has no committed Dockerfile (the check clones HEAD)" >&2; exit 1; }
+fi
 
 # The smoke check: the commands the README shows after `. .venv/bin/activate`, in a new shell, and
 # fast tests that need the installed toolchain (firmware build) and QEMU's board (a boot and HELLO).
@@ -83,12 +93,43 @@ in_chroot() {
 
 # The Dockerfile's instructions, continuation lines joined: "KEYWORD rest".
 instructions() {
-  sed -e 's/\r$//' "$1" | awk '
+  sed -e 's/\r$//' "${1:-/dev/stdin}" | awk '
     /^[[:space:]]*#/ && cont == "" { next }
     { line = cont $0 }
     /\\$/ { sub(/\\$/, "", line); cont = line " "; next }
     { cont = ""; if (line ~ /[^[:space:]]/) print line }'
 }
+
+# The recipe's steps, checked before anything is built: only what a chroot can replay.
+steps=()
+while IFS= read -r line; do
+  key=${line%%[[:space:]]*}
+  rest=${line#"$key"}; rest=${rest#"${rest%%[![:space:]]*}"}
+  key=${key^^}
+  case $key in
+    FROM|CMD) continue ;;
+    ENV) for kv in $rest; do
+           [[ $kv == *=* ]] || { echo "check-debian: Dockerfile ENV $kv: only the KEY=value form is read" >&2; exit 1; }
+         done ;;
+    WORKDIR) [[ $rest == /* ]] || { echo "check-debian: Dockerfile WORKDIR $rest: expected an absolute path" >&2; exit 1; } ;;
+    COPY) [ "$rest" = ". ." ] || { echo "check-debian: Dockerfile COPY $rest: only 'COPY . .' is read" >&2; exit 1; } ;;
+    RUN) ;;
+    *) echo "check-debian: Dockerfile instruction $key is not read by this check; expected FROM, ENV, WORKDIR, COPY, RUN, CMD" >&2
+       exit 1 ;;
+  esac
+  steps+=("$key $rest")
+done < <(instructions <<< "$recipe")
+
+if [ "$dry_run" = 1 ]; then
+  for release in "${releases[@]}"; do
+    echo "# $release: debootstrap --variant=minbase $release DIR $mirror, then in the chroot:"
+    printf '%s\n' "${steps[@]}"
+    printf 'SMOKE %s\n' "$SMOKE"
+  done
+  exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "check-debian: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
+command -v debootstrap >/dev/null || { echo "check-debian: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
 
 status=0
 for release in "${releases[@]}"; do
@@ -126,19 +167,13 @@ for release in "${releases[@]}"; do
   workdir=/
   rc=0
   n=0
-  while IFS= read -r line; do
-    key=${line%%[[:space:]]*}
-    rest=${line#"$key"}; rest=${rest#"${rest%%[![:space:]]*}"}
-    case ${key^^} in
-      FROM) ;;
-      ENV)
-        for kv in $rest; do
-          [[ $kv == *=* ]] || { echo "check-debian: Dockerfile ENV $kv: only the KEY=value form is read" >&2; exit 1; }
-          envs+=("$kv")
-        done ;;
+  for step in "${steps[@]}"; do
+    key=${step%% *}
+    rest=${step#* }
+    case $key in
+      ENV) for kv in $rest; do envs+=("$kv"); done ;;
       WORKDIR) workdir=$rest; mkdir -p "$root$workdir" ;;
       COPY)
-        [ "$rest" = ". ." ] || { echo "check-debian: Dockerfile COPY $rest: only 'COPY . .' is read" >&2; exit 1; }
         phase "clone of $(git -C "$repo" rev-parse --short HEAD) into $workdir"
         git clone --quiet --no-hardlinks "$repo" "$root$workdir/.clone"
         shopt -s dotglob; mv "$root$workdir/.clone"/* "$root$workdir/"; shopt -u dotglob
@@ -149,11 +184,8 @@ for release in "${releases[@]}"; do
         t=$(now)
         in_chroot "$rest" || { rc=$?; echo "check-debian: $release: RUN step $n failed (exit $rc)" >&2; break; }
         took "RUN step $n" "$t" ;;
-      CMD) ;;
-      *) echo "check-debian: Dockerfile instruction $key is not read by this check; expected FROM, ENV, WORKDIR, COPY, RUN, CMD" >&2
-         exit 1 ;;
     esac
-  done < <(git -C "$repo" show HEAD:Dockerfile > "$dir/$release-Dockerfile" && instructions "$dir/$release-Dockerfile")
+  done
 
   if [ "$rc" = 0 ]; then
     phase "smoke check in a new shell"
