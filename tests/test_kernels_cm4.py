@@ -28,6 +28,7 @@ H.quiet_tf()
 CM4_SRC = H.NN / "src" / "cm4"
 CHECK_DIR = H.REPO / "tests" / "c" / "cm4"
 BOARD = H.REPO / "firmware" / "boards" / "b_l475e_iot01a"
+APP = H.REPO / "firmware" / "app"
 needs_arm = pytest.mark.skipif(not H.have_arm_gcc(), reason="arm-none-eabi-gcc not installed (scripts/setup-system.sh)")
 needs_qemu = pytest.mark.skipif(not (H.have_arm_gcc() and shutil.which("qemu-system-arm")),
                                 reason="needs arm-none-eabi-gcc and qemu-system-arm (scripts/setup-system.sh)")
@@ -67,9 +68,10 @@ def test_random_check_on_qemu_real_dsp_instructions(tmp_path):
     elf = tmp_path / "cm4_check.elf"
     cmd = ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-std=c11",
            "-O2", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections", "-ffreestanding",
-           f"-I{BOARD}", f"-I{H.NN / 'include'}", "-DCM4_CASES=400", "-DCM4_SEED=20261122u",
+           f"-I{BOARD}", f"-I{APP}", f"-I{H.NN / 'include'}", "-DCM4_CASES=400", "-DCM4_SEED=20261122u",
            str(CHECK_DIR / "cm4_check.c"), str(CHECK_DIR / "cm4_check_board.c"), str(BOARD / "startup.c"),
-           str(BOARD / "board.c"), *_kernel_sources(), f"-T{BOARD / 'link.ld'}", "-nostartfiles",
+           str(BOARD / "board.c"), str(APP / "rx_ring.c"), *_kernel_sources(), f"-T{BOARD / 'link.ld'}",
+           "-nostartfiles",
            "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments", "-lc", "-lm", "-lgcc",
            "-o", str(elf)]
     proc = subprocess.run(cmd, capture_output=True, text=True)

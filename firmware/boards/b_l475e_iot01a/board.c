@@ -5,15 +5,16 @@
 #include "board.h"
 
 #include "regs.h"
+#include "rx_ring.h"
 
 #define CORE_HZ 80000000u
 
 /* Receive ring: the UART interrupt fills it so bytes arriving during an inference are kept. */
 #define RX_RING_BYTES 1024u
-static volatile uint8_t rx_ring[RX_RING_BYTES];
-static volatile uint32_t rx_head; /* written by the interrupt only */
-static volatile uint32_t rx_tail; /* written by the main loop only */
-static volatile uint32_t rx_overruns;
+_Static_assert((RX_RING_BYTES & (RX_RING_BYTES - 1u)) == 0, "the ring uses a power-of-two size");
+static volatile uint8_t rx_buf[RX_RING_BYTES];
+static struct rx_ring rx;
+static volatile uint32_t uart_overruns; /* bytes the UART itself lost (ORE), by the interrupt */
 
 static volatile uint32_t systick_wraps;      /* since SysTick was last anchored */
 static uint32_t systick_base;                /* ticks counted before that anchor */
@@ -86,6 +87,7 @@ static void timer_init(void)
 void board_init(uint32_t baud)
 {
     cpu_irq_disable();
+    rx_ring_init(&rx, rx_buf, RX_RING_BYTES);
     clock_init();
     timer_init();
     uart_init(baud);
@@ -155,23 +157,14 @@ void board_uart_write(const uint8_t *data, size_t n)
     }
 }
 
-int board_uart_read(uint8_t *out)
-{
-    uint32_t tail = rx_tail;
-    if (tail == rx_head) {
-        return 0;
-    }
-    *out = rx_ring[tail % RX_RING_BYTES];
-    rx_tail = tail + 1u;
-    return 1;
-}
+int board_uart_read(uint8_t *out) { return rx_ring_get(&rx, out); }
 
-uint32_t board_uart_overruns(void) { return rx_overruns; }
+uint32_t board_uart_overruns(void) { return uart_overruns + rx.dropped; }
 
 void board_idle(void)
 {
     cpu_irq_disable();
-    if (rx_tail == rx_head) {
+    if (rx_ring_count(&rx) == 0) {
         cpu_wfi(); /* wakes on a pending interrupt even with PRIMASK set */
     }
     cpu_irq_enable();
@@ -191,19 +184,12 @@ void USART1_IRQHandler(void)
     uint32_t isr = USART1_ISR;
     if (isr & (USART_ISR_ORE | USART_ISR_FE | USART_ISR_NF)) {
         if (isr & USART_ISR_ORE) {
-            rx_overruns++;
+            uart_overruns++;
         }
         USART1_ICR = USART_ICR_ORECF | USART_ICR_FECF | USART_ICR_NCF;
     }
     while (USART1_ISR & USART_ISR_RXNE) {
-        uint8_t byte = (uint8_t)USART1_RDR;
-        uint32_t head = rx_head;
-        if (head - rx_tail < RX_RING_BYTES) {
-            rx_ring[head % RX_RING_BYTES] = byte;
-            rx_head = head + 1u;
-        } else {
-            rx_overruns++;
-        }
+        (void)rx_ring_put(&rx, (uint8_t)USART1_RDR); /* a full ring counts the byte in rx.dropped */
     }
 }
 
