@@ -69,9 +69,11 @@ def test_resnet8_figures(nn_lib, tmp_path):
     blob = model_blob("resnet8", (32, 32, 3))
     from tinykd.export import load_program
 
-    prog = load_program(blob, variants="reference")
+    prog = load_program(blob, variants="reference", fuse=False)
     ops = [layer.op for layer in prog.layers]
     assert ops.count("ADD") == 3 and "AVERAGE_POOL_2D" in ops
+    fused = [layer.op for layer in load_program(blob, variants="reference").layers]
+    assert fused.count("CONV_2D+ADD") == 3 and "ADD" not in fused, fused
     assert 12_000_000 < prog.macs < 13_000_000, prog.macs
     from tinykd.models import build
 
@@ -85,15 +87,23 @@ def test_resnet8_figures(nn_lib, tmp_path):
 
 
 def test_resnet8_cortex_m4_memory():
-    """With the Cortex-M4 kernels (scratch: requantization tables and the 3x3 row windows) the
-    arena stays below TFLite Micro's 56,528 bytes; the packed filters take 2 bytes a weight
-    (K padded to 4, the RGB layer's channels to 4) in flash."""
+    """With the Cortex-M4 kernels (scratch: requantization tables and the 3x3 row windows) and
+    each residual ADD fused into the convolution before it, writing over its shortcut, the
+    arena fits 40 KiB (unfused it is 55,904 B, TFLite Micro needs 56,528); the packed filters
+    take 2 bytes a weight (K padded to 4, the RGB layer's channels to 4) in flash."""
     blob = model_blob("resnet8", (32, 32, 3))
     from tinykd.export import load_program
 
     prog = load_program(blob, variants="auto")
-    assert {layer.kernel.variant for layer in prog.layers if layer.op == "CONV_2D"} == {"cortex-m4"}
-    assert prog.arena_bytes < 56_528, prog.arena_bytes
+    assert {layer.kernel.variant for layer in prog.layers if layer.op.startswith("CONV_2D")} == {"cortex-m4"}
+    assert prog.arena_bytes <= 40_960, prog.arena_bytes
+    fused = [layer for layer in prog.layers if layer.residual is not None]
+    assert len(fused) == 3
+    for layer in fused:   # every shortcut dies at its ADD: the sum takes its memory
+        assert prog.storage[layer.outputs[0]] == prog.storage[layer.inputs[1]], layer.op_index
+    assert 0 <= prog.peak_layer < len(prog.layers)
+    unfused = load_program(blob, variants="auto", fuse=False)
+    assert unfused.arena_bytes - prog.arena_bytes >= 8_192, (unfused.arena_bytes, prog.arena_bytes)
     filters = sum(int(layer.arrays["filter"].nbytes) for layer in prog.layers if "filter" in layer.arrays)
     assert filters == 154_368, filters   # 2 x (76,720 conv weights + 144 zero RGB pads) + 640 int8 FC weights
 
@@ -197,3 +207,30 @@ def test_kernels_and_model_cross_compile_for_cortex_m4(tmp_path):
         proc = subprocess.run(["arm-none-eabi-gcc", *H.ARM_FLAGS, f"-I{H.NN / 'include'}", f"-I{out}", "-c",
                                str(src), "-o", str(tmp_path / (src.stem + ".o"))], capture_output=True, text=True)
         assert proc.returncode == 0, f"{src.name}:\n{proc.stderr}"
+
+
+def test_residual_fusion_writes_over_dying_shortcuts_only(nn_lib, tmp_path):
+    """Fusion never writes over the model input nor over a shortcut read later; it does write
+    over a shortcut at its last use; both operand orders; bit-exact with TFLite Micro."""
+    from tinykd.export import load_program
+
+    inp = keras.Input((6, 5, 8))
+    s = keras.layers.Add()([inp, keras.layers.Conv2D(8, 3, padding="same")(inp)])   # shortcut: the input
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(s)
+    y = keras.layers.Add()([keras.layers.Conv2D(8, 3, padding="same")(x), x])        # x is read again below
+    z = keras.layers.Add()([keras.layers.Conv2D(8, 1)(y), x])                        # x's last use
+    model = keras.Model(inp, keras.layers.Conv2D(4, 1)(keras.layers.ReLU()(z)))
+    rng = np.random.default_rng(3)
+    blob = H.convert(model, rng.uniform(-1, 1, (16, 6, 5, 8)).astype(np.float32))
+    prog = load_program(blob)
+    fused = [layer for layer in prog.layers if layer.residual is not None]
+    assert len(fused) == 3 and not [layer for layer in prog.layers if layer.op == "ADD"]
+    first, second, third = fused
+    assert prog.storage[first.inputs[1]] == ("input", 0) and prog.storage[first.outputs[0]][0] == "arena"
+    assert prog.storage[second.outputs[0]] != prog.storage[second.inputs[1]]
+    assert prog.storage[third.outputs[0]] == prog.storage[third.inputs[1]]
+    assert {f.residual["conv_is_input1"] for f in fused} == {0, 1}
+    inputs = H.random_inputs(blob, 8, seed=4)
+    for variants in ("reference", "auto"):
+        bad, _ = H.compare_with_tflm(blob, tmp_path / variants, nn_lib, inputs, variants=variants)
+        assert not bad, bad[:10]

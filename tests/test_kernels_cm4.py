@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import export_harness as H
+from tinykd.device.board import load as load_board
 
 H.quiet_tf()
 
@@ -73,7 +74,7 @@ def test_random_check_on_qemu_real_dsp_instructions(tmp_path):
            str(BOARD / "board.c"), str(APP / "rx_ring.c"), *_kernel_sources(), f"-T{BOARD / 'link.ld'}",
            "-nostartfiles",
            "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments", "-lc", "-lm", "-lgcc",
-           "-o", str(elf)]
+           *load_board().gcc_flags(), "-o", str(elf)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "uart.txt"
@@ -290,6 +291,18 @@ def _residual_model(h, w, c):
     return keras.Model(inp, keras.layers.ReLU()(keras.layers.Add()([a, b])))
 
 
+def _residual_chain_model(h, w, c):
+    """Fusion where the shortcut must survive: x feeds two ADDs (no writing over it), the
+    second ADD takes the convolution as its first operand, the first ADD the model input's
+    successor; and a shortcut that is the model input itself (never written)."""
+    inp = keras.Input((h, w, c))
+    s = keras.layers.Add()([inp, keras.layers.Conv2D(c, 3, padding="same")(inp)])   # shortcut: model input
+    x = keras.layers.Conv2D(c, 3, padding="same", activation="relu")(s)
+    y = keras.layers.Add()([keras.layers.Conv2D(c, 3, padding="same")(x), x])
+    z = keras.layers.Add()([keras.layers.Conv2D(c, 1, activation="relu")(y), x])
+    return keras.Model(inp, keras.layers.ReLU()(z))
+
+
 # (name, builder, kwargs, per_channel, kernels expected under "auto")
 LAYERS = [
     ("conv1x1-s1-8to13", _conv_model, dict(h=7, w=9, cin=8, cout=13, kernel=1, stride=1, padding="valid", act="relu"),
@@ -314,7 +327,9 @@ LAYERS = [
      False, {"tk_depthwise_conv2d_s8_cm4"}),
     ("dense-37to11", _dense_model, dict(d=37, units=11, act="relu"), True, {"tk_fully_connected_s8_cm4"}),
     ("residual-add-8", _residual_model, dict(h=6, w=7, c=8), True,
-     {"tk_conv2d_3x3_s8_cm4", "tk_conv2d_1x1_s8_cm4", "tk_add_s8_cm4"}),
+     {"tk_conv2d_3x3_s8_cm4", "tk_conv2d_1x1_s8_cm4", "tk_conv2d_add_s8_cm4"}),
+    ("residual-chain-12", _residual_chain_model, dict(h=9, w=5, c=12), True,
+     {"tk_conv2d_3x3_s8_cm4", "tk_conv2d_1x1_s8_cm4", "tk_conv2d_add_s8_cm4"}),
 ]
 
 
@@ -338,7 +353,7 @@ def test_layer_matches_tflite_micro_with_both_kernel_sets(name, builder, kw, per
         for line in bad[:20]:
             print(name, variants, line)
         assert not bad, f"{name} ({variants}): {len(bad)} mismatching bytes"
-        chosen = {layer["kernel"] for layer in info["layers"]}
+        chosen = {layer["kernel"] for layer in info["layers"]} | {layer["fused"] for layer in info["layers"]} - {None}
         if variants == "auto":
             assert expected <= chosen, chosen
         else:
@@ -393,6 +408,6 @@ def test_resnet8_on_qemu_matches_tflite_micro(tmp_path):
         assert not H.mismatches(got, ref[:len(got)]), H.mismatches(got, ref[:len(got)], limit=10)
         counts[variants] = hello.ticks_to_units(rows[0].ticks)
         if variants == "auto":
-            assert {layer["kernel"] for layer in info["layers"]} >= {"tk_conv2d_3x3_s8_cm4", "tk_conv2d_1x1_s8_cm4",
-                                                                    "tk_add_s8_cm4"}
+            chosen = {layer["kernel"] for layer in info["layers"]} | {layer["fused"] for layer in info["layers"]}
+            assert chosen >= {"tk_conv2d_3x3_s8_cm4", "tk_conv2d_1x1_s8_cm4", "tk_conv2d_add_s8_cm4"}, chosen
     assert counts["auto"] * 3 < counts["reference"], counts

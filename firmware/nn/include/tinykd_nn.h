@@ -5,6 +5,7 @@
 #include "tk_types.h"
 #include "add_s8.h"
 #include "avg_pool2d_s8.h"
+#include "conv2d_add_s8.h"
 #include "conv2d_s8.h"
 #include "depthwise_conv2d_s8.h"
 #include "fully_connected_s8.h"

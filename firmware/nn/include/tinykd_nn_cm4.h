@@ -5,6 +5,7 @@
 
 #include "add_s8_cm4.h"
 #include "conv2d_1x1_s8_cm4.h"
+#include "conv2d_add_s8_cm4.h"
 #include "conv2d_3x3_s8_cm4.h"
 #include "conv2d_pack_s8_cm4.h"
 #include "conv2d_s8_cm4.h"

@@ -10,7 +10,9 @@
  *     the caller and has a `<kernel>_scratch_size()` companion returning the
  *     bytes it needs; the reference kernels need none, optimized variants with the
  *     same signature may. Nothing is allocated at run time.
- *   - kernels never modify their inputs, and input and output must not overlap.
+ *   - kernels never modify their inputs, and input and output must not overlap, except
+ *     where a kernel documents that its output may be one of its inputs (ADD, requantize,
+ *     the fused residual convolutions): the arena planner then shares the buffer.
  */
 #ifndef TK_TYPES_H
 #define TK_TYPES_H

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import ExportError
 from . import kernels
+from .fuse import band_bytes, fuse_residuals
 from .layers import Layer
 from .planner import Buffer, check, plan
 from .reader import Graph
@@ -28,6 +29,7 @@ class Program:
     arena_bytes: int
     scratch: dict[int, int] = field(default_factory=dict)   # layer -> arena offset of scratch
     notes: list[str] = field(default_factory=list)
+    peak_layer: int = -1                # the layer whose live buffers reach arena_bytes
 
     @property
     def input(self):
@@ -49,7 +51,36 @@ class Program:
                    sum(self.graph.tensors[i].nbytes for i in consts))
 
 
-def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", notes=()) -> Program:
+# Kernels whose output may be written over an input of the same size (each input element is
+# read before the output element at its place is written): input positions they allow.
+IN_PLACE = {"add": (0, 1), "requantize": (0,)}
+
+
+def _share_in_place(graph: Graph, code: list[Layer], root, parent: dict[int, int]) -> None:
+    """Give a layer's output the memory of an input that dies at that layer, where the kernel
+    allows it (IN_PLACE; a fused residual convolution over its shortcut): the two tensors
+    become one arena buffer. Never the model's input (the caller's, read-only) or output."""
+    io = {root(graph.inputs[0]), root(graph.outputs[0])}
+    last: dict[int, int] = {}
+    for pos, layer in enumerate(code):
+        for i in layer.inputs + layer.outputs:
+            last[root(i)] = pos
+    for pos, layer in enumerate(code):
+        allowed = (1,) if layer.residual is not None else IN_PLACE.get(layer.kind, ())
+        y = layer.outputs[0]
+        if root(y) in io:
+            continue
+        for k in allowed:
+            x = layer.inputs[k]
+            t = graph.tensors[x]
+            if (not t.is_const and root(x) not in io and last[root(x)] == pos and root(x) != root(y)
+                    and t.nbytes == graph.tensors[y].nbytes):
+                last[root(x)] = max(last[root(x)], last[root(y)])
+                parent[root(y)] = root(x)
+                break
+
+
+def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", notes=(), fuse: bool = True) -> Program:
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ExportError(f"model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
                           "exactly one of each is supported")
@@ -78,12 +109,23 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
                 parent[root(dst)] = root(src)
             continue
         code.append(layer)
+    if fuse:
+        group_reads: dict[int, int] = {}
+        for layer in code:
+            for i in layer.inputs:
+                group_reads[root(i)] = group_reads.get(root(i), 0) + 1
+        code = fuse_residuals(code, lambda t: group_reads.get(root(t), 0),
+                              lambda t: root(t) == root(graph.outputs[0]))
     for layer in code:
         if layer.kind != "copy":
             layer.kernel = kernels.select(layer, variants)
             layer.scratch_bytes = int(layer.kernel.scratch(layer))
+            if layer.residual is not None:
+                _, _, ow, oc = layer.dims["output"]
+                layer.scratch_bytes += band_bytes(layer.residual["rows"], ow, oc)
             if layer.kernel.prepare:
                 layer.arrays = layer.kernel.prepare(layer)
+    _share_in_place(graph, code, root, parent)
 
     storage: dict[int, tuple[str, int]] = {}
     groups: dict[int, list[int]] = {}
@@ -127,7 +169,18 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
                 storage[i] = ("output", 0)
             else:
                 storage[i] = ("arena", by_root[r].offset)
-    return Program(graph, code, storage, buffers, arena, {p: b.offset for p, b in scratch_bufs.items()}, list(notes))
+    return Program(graph, code, storage, buffers, arena, {p: b.offset for p, b in scratch_bufs.items()}, list(notes),
+                   peak_layer(buffers, len(code)))
+
+
+def peak_layer(buffers: list[Buffer], layers: int) -> int:
+    """The first layer at which the arena's high-water mark is reached (-1: no arena)."""
+    best, where = 0, -1
+    for pos in range(layers):
+        top = max((b.offset + b.size for b in buffers if b.first <= pos <= b.last and b.size), default=0)
+        if top > best:
+            best, where = top, pos
+    return where
 
 
 # ---------------------------------------------------------------------------- C text
@@ -216,11 +269,23 @@ class _Emitter:
                 f"static const tk_dims {L}_out = {_dims(layer.dims['output'])};",
             ]
             bias = arrays.get("bias", "NULL")
-            call = (f"{fn}(&{L}_p, &{L}_q, &{L}_in, {x}, &{L}_f, {arrays['filter']}, {bias}, "
-                    f"&{L}_out, {y}, {self.scratch(pos)})")
+            args = (f"&{L}_p, &{L}_q, &{L}_in, {x}, &{L}_f, {arrays['filter']}, {bias}, "
+                    f"&{L}_out, {y}, {self.scratch(pos)}")
+            call = f"{fn}({args})"
+            band = ""
+            if layer.residual is not None:   # fused CONV_2D + ADD (fuse.py)
+                res = layer.residual
+                wrap = kernels.RESIDUAL[layer.kernel.variant]
+                self.statics.append(f"static const tk_residual {L}_r = {{.add = {_struct(res['add'])}, "
+                                    f".conv_is_input1 = {res['conv_is_input1']}, .rows = {res['rows']}}};")
+                shortcut = self.ptr(layer.inputs[1])
+                call = f"{wrap.function}({fn + ', ' if wrap.takes_conv else ''}{args}, &{L}_r, {shortcut})"
+                band = f"tk_conv2d_add_s8_chunk_size(&{L}_r, &{L}_out) + "
             if layer.kernel.scratch_function:
-                args = f"&{L}_in, &{L}_f, &{L}_out" if k == "depthwise_conv2d" else f"&{L}_p, &{L}_in, &{L}_f, &{L}_out"
-                check = f"{layer.kernel.scratch_function}({args}) > {layer.scratch_bytes}"
+                sargs = f"&{L}_in, &{L}_f, &{L}_out"
+                if k == "conv2d":
+                    sargs = f"&{L}_p, " + sargs
+                check = f"{band}{layer.kernel.scratch_function}({sargs}) > {layer.scratch_bytes}"
         elif k == "fully_connected":
             rows, depth, units, _ = layer.dims["fc"]
             self.statics += [
@@ -339,7 +404,7 @@ int tinykd_model_check(void);
 
 #endif /* TINYKD_MODEL_H */
 """
-    headers = sorted({layer.kernel.header for layer in prog.layers if layer.kernel})
+    headers = sorted({h for layer in prog.layers for h in kernels.layer_headers(layer)})
     kernel_includes = "\n".join(f'#include "{h}"' for h in headers)
     arena_def = ("/* Activations and scratch, planned at export time. */\n"
                  "static _Alignas(16) int8_t tinykd_arena[TINYKD_ARENA_BYTES];"
@@ -420,7 +485,7 @@ def repo_root() -> Path:
 def sources(prog: Program, outdir: Path) -> list[str]:
     """Lines of sources.txt: include dirs, then every .c file, relative to the repository root."""
     rel = os.path.relpath(Path(outdir).resolve(), repo_root())
-    kernel_srcs = sorted({layer.kernel.source for layer in prog.layers if layer.kernel})
+    kernel_srcs = sorted({src for layer in prog.layers for src in kernels.layer_sources(layer)})
     return [f"-I{kernels.NN_INCLUDE}", f"-I{rel}", f"{rel}/model.c", f"{rel}/model_data.c", *kernel_srcs]
 
 
@@ -432,6 +497,7 @@ def summary(prog: Program, blob: bytes, srcs: list[str]) -> dict:
         layers.append({
             "index": pos, "op": layer.op, "op_index": layer.op_index,
             "kernel": layer.kernel.function if layer.kernel else "memcpy",
+            "fused": (kernels.RESIDUAL[layer.kernel.variant].function if layer.residual is not None else None),
             "input_shapes": [list(t[i].shape) for i in layer.inputs],
             "output_shape": list(t[layer.outputs[0]].shape),
             "macs": int(layer.macs), "weight_bytes": int(layer.weight_bytes),
@@ -447,6 +513,7 @@ def summary(prog: Program, blob: bytes, srcs: list[str]) -> dict:
         "output": {"shape": list(y.shape), "bytes": y.size, "scale": float(np.float32(y.scale[0])),
                    "zero_point": int(y.zero_point[0])},
         "arena_bytes": int(prog.arena_bytes),
+        "arena_peak_layer": int(prog.peak_layer),
         "macs": prog.macs,
         "weight_bytes": prog.weight_bytes,
         "num_layers": len(prog.layers),
@@ -454,5 +521,5 @@ def summary(prog: Program, blob: bytes, srcs: list[str]) -> dict:
         "arena": [{"name": b.name, "offset": b.offset, "size": b.size, "first_layer": b.first, "last_layer": b.last}
                   for b in sorted(prog.buffers, key=lambda b: (b.offset, b.first))],
         "notes": prog.notes,
-        "kernel_sources": sorted({layer.kernel.source for layer in prog.layers if layer.kernel}),
+        "kernel_sources": sorted({src for layer in prog.layers for src in kernels.layer_sources(layer)}),
     }

@@ -47,6 +47,43 @@ class KernelVariant:
 REGISTRY: dict[str, list[KernelVariant]] = {}
 
 
+@dataclass(frozen=True)
+class ResidualWrapper:
+    """The fused CONV_2D + ADD call (fuse.py) around a convolution variant of one selection set."""
+    function: str
+    source: str
+    header: str
+    takes_conv: bool = False          # gets the chosen convolution as its first argument
+    needs: tuple[str, ...] = ()       # further kernel sources it calls
+
+
+# variant name -> wrapper; the wrapper of a fused layer is the one of its convolution's variant
+RESIDUAL: dict[str, ResidualWrapper] = {
+    "reference": ResidualWrapper("tk_conv2d_add_s8", f"{NN_DIR}/src/conv2d_add_s8.c", "conv2d_add_s8.h",
+                                 needs=(f"{NN_DIR}/src/conv2d_s8.c", f"{NN_DIR}/src/add_s8.c")),
+}
+
+
+def layer_sources(layer) -> set[str]:
+    """Every kernel .c file the layer's call needs."""
+    if layer.kernel is None:
+        return set()
+    srcs = {layer.kernel.source}
+    if layer.residual is not None:
+        w = RESIDUAL[layer.kernel.variant]
+        srcs |= {w.source, *w.needs}
+    return srcs
+
+
+def layer_headers(layer) -> set[str]:
+    if layer.kernel is None:
+        return set()
+    heads = {layer.kernel.header}
+    if layer.residual is not None:
+        heads.add(RESIDUAL[layer.kernel.variant].header)
+    return heads
+
+
 def register(v: KernelVariant) -> KernelVariant:
     REGISTRY.setdefault(v.family, []).append(v)
     return v

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import NN_DIR, KernelVariant, register
+from .kernels import NN_DIR, RESIDUAL, KernelVariant, ResidualWrapper, register
 
 CM4_DIR = f"{NN_DIR}/src/cm4"
 RQ_ENTRY_BYTES = 24        # sizeof(tk_cm4_rq) in tk_cm4_requant.h
@@ -159,3 +159,5 @@ FULLY_CONNECTED = _cm4("fully_connected", "fully_connected_s8_cm4", 10, _accepts
 ADD = _cm4("add", "add_s8_cm4", 10, _always)
 MAX_POOL = _cm4("max_pool2d", "max_pool2d_s8_cm4", 10, _always)
 VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED, ADD, MAX_POOL)
+RESIDUAL["cortex-m4"] = ResidualWrapper("tk_conv2d_add_s8_cm4", f"{CM4_DIR}/conv2d_add_s8_cm4.c",
+                                        "conv2d_add_s8_cm4.h", takes_conv=True)

@@ -39,6 +39,7 @@ class Layer:
     macs: int = 0
     kernel: object = None           # KernelVariant chosen by kernels.select()
     scratch_bytes: int = 0
+    residual: dict | None = None    # conv2d with a fused residual ADD (fuse.py): add, conv_is_input1, rows
 
     @property
     def weight_bytes(self) -> int:

@@ -43,7 +43,7 @@ def kernel_files(prog: Program, model_c: str) -> dict[str, Path]:
         return True
 
     todo: list[Path] = []
-    for src in sorted({layer.kernel.source for layer in prog.layers if layer.kernel}):
+    for src in sorted({src for layer in prog.layers for src in kernels.layer_sources(layer)}):
         path = root / src
         if not path.is_file():
             raise ExportError(f"kernel source {src!r} is missing from {root}")

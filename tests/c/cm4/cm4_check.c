@@ -19,6 +19,7 @@ static int8_t g_filter[MAX_FILTER];
 static int32_t g_packed[MAX_FILTER / 2 + 9 * MAX_CH];
 static int8_t g_ref[MAX_ACT];
 static int8_t g_out[MAX_ACT];
+static int8_t g_short[MAX_ACT];  /* the residual ADD's other operand */
 static int32_t g_bias[MAX_CH];
 static int32_t g_mult[MAX_CH];
 static int32_t g_shift[MAX_CH];
@@ -126,6 +127,21 @@ static void compare(const char *what, int32_t n, int32_t st, int32_t case_no)
     }
 }
 
+static void random_add(tk_add_params *p)
+{
+    p->input1_offset = range(-127, 128);
+    p->input2_offset = range(-127, 128);
+    p->output_offset = range(-128, 127);
+    p->left_shift = range(0, 7) == 0 ? range(0, 20) : 20;
+    p->input1_multiplier = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+    p->input1_shift = range(-3, 0);
+    p->input2_multiplier = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+    p->input2_shift = range(-3, 0);
+    p->output_multiplier = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
+    p->output_shift = range(0, 9) == 0 ? range(-30, 3) : range(-22, -12);
+    act_range(&p->act_min, &p->act_max);
+}
+
 typedef tk_status (*conv_fn)(const tk_conv_params *, const tk_channel_quant *, const tk_dims *,
                              const int8_t *, const tk_dims *, const int32_t *, const int32_t *,
                              const tk_dims *, int8_t *, void *);
@@ -195,6 +211,42 @@ static void conv_case(int32_t case_no)
         compare(variants[v].name, n_out,
                 variants[v].fn(&p, &q, &in, g_in, &f, g_packed, bias, &out, g_out, g_scratch), case_no);
     }
+    /* The same convolution with a residual ADD fused in (random ADD quantization, operand
+     * order and band height), writing over the shortcut as the exporter plans it, against
+     * the reference convolution then the reference ADD. */
+    tk_residual res;
+    random_add(&res.add);
+    res.conv_is_input1 = range(0, 1);
+    res.rows = range(1, oh + 1);
+    fill_s8(g_short, n_out);
+    if ((res.conv_is_input1 ? tk_add_s8(&res.add, n_out, g_ref, n_out, g_short, g_out)
+                            : tk_add_s8(&res.add, n_out, g_short, n_out, g_ref, g_out)) != TK_OK) {
+        return;
+    }
+    memcpy(g_ref, g_out, (size_t)n_out);   /* the expected sums */
+    const int32_t band = tk_conv2d_add_s8_chunk_size(&res, &out);
+    if (band + tk_conv2d_s8_scratch_size(&p, &in, &f, &out) <= MAX_SCRATCH) {
+        memcpy(g_out, g_short, (size_t)n_out);
+        compare("conv2d_add_s8", n_out,
+                tk_conv2d_add_s8(&p, &q, &in, g_in, &f, g_filter, bias, &out, g_out, g_scratch, &res, g_out),
+                case_no);
+    }
+    for (unsigned v = 0; v < sizeof variants / sizeof variants[0]; ++v) {
+        if (!variants[v].ok || band + variants[v].size(&p, &in, &f, &out) > MAX_SCRATCH) {
+            continue;
+        }
+        if (v == 2) {
+            tk_conv2d_3x3_pack_s8_cm4(g_filter, cout, cin, g_packed);
+        } else {
+            tk_conv2d_pack_s8_cm4(g_filter, cout, kh * kw * cin, g_packed);
+        }
+        memset(g_scratch, 0xA5, (size_t)(band + variants[v].size(&p, &in, &f, &out)));
+        memcpy(g_out, g_short, (size_t)n_out);
+        compare("conv2d_add_s8_cm4", n_out,
+                tk_conv2d_add_s8_cm4(variants[v].fn, &p, &q, &in, g_in, &f, g_packed, bias, &out, g_out, g_scratch,
+                                     &res, g_out),
+                case_no);
+    }
 }
 
 static void dw_case(int32_t case_no)
@@ -262,17 +314,7 @@ static void add_case(int32_t case_no)
         }
     }
     tk_add_params p;
-    p.input1_offset = range(-127, 128);
-    p.input2_offset = range(-127, 128);
-    p.output_offset = range(-128, 127);
-    p.left_shift = range(0, 7) == 0 ? range(0, 20) : 20;
-    p.input1_multiplier = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
-    p.input1_shift = range(-3, 0);
-    p.input2_multiplier = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
-    p.input2_shift = range(-3, 0);
-    p.output_multiplier = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
-    p.output_shift = range(0, 9) == 0 ? range(-30, 3) : range(-22, -12);
-    act_range(&p.act_min, &p.act_max);
+    random_add(&p);
     fill_s8(g_in, size);
     fill_s8(g_filter, size2);
     if (tk_add_s8(&p, size, g_in, size2, g_filter, g_ref) != TK_OK) {
