@@ -54,27 +54,30 @@ int main(void)
 """
 
 
-def small_blob() -> bytes:
+def _small_model():
     """A softmax-ended CNN touching conv 3x3 (RGB), 1x1 conv, depthwise, max pool, mean, FC."""
+    keras.utils.set_random_seed(11)
+    L = keras.layers
+    x = inp = keras.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+    x = L.MaxPooling2D()(x)
+    x = L.Conv2D(8, 1, activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(10)(x)
+    return keras.Model(inp, L.Softmax()(x))
+
+
+def small_blob() -> bytes:
     if not _BLOB:
-        keras.utils.set_random_seed(11)
-        L = keras.layers
-        x = inp = keras.Input((16, 16, 3))
-        x = L.Conv2D(8, 3, padding="same", activation="relu")(x)
-        x = L.MaxPooling2D()(x)
-        x = L.Conv2D(8, 1, activation="relu")(x)
-        x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
-        x = L.GlobalAveragePooling2D()(x)
-        x = L.Dense(10)(x)
-        model = keras.Model(inp, L.Softmax()(x))
         calib = np.random.default_rng(11).uniform(0, 1, size=(16, 16, 16, 3)).astype(np.float32)
-        _BLOB.append(H.convert(model, calib))
+        _BLOB.append(H.convert(_small_model(), calib))
     return _BLOB[0]
 
 
-def _export(tmp_path, tool_env, *extra) -> tuple:
+def _export(tmp_path, tool_env, *extra, blob: bytes | None = None) -> tuple:
     model = tmp_path / "m.tflite"
-    model.write_bytes(small_blob())
+    model.write_bytes(blob or small_blob())
     out = tmp_path / "export"
     tinykd = H.REPO / ".venv/bin/tinykd"
     proc = subprocess.run([str(tinykd) if tinykd.exists() else "tinykd", "export", str(model), str(out),
@@ -157,3 +160,77 @@ def test_standalone_refuses_foreign_folder(tmp_path, tool_env):
     assert proc.returncode != 0
     assert "was not written by tinykd" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert (foreign / "keep.c").read_text() == "int keep;\n"
+
+
+PIXELS_MAIN = r"""
+/* Reads TINYKD_INPUT_BYTES uint8 pixels per image from stdin; writes tinykd_load_pixels' int8
+ * input, then the README's float example's, through tinykd.h only. */
+#include <stdio.h>
+#include "tinykd.h"
+
+static uint8_t image[TINYKD_INPUT_BYTES];
+
+static void readme_example(void)
+{
+#include "readme_example.inc"
+}
+
+int main(void)
+{
+    while (fread(image, 1, TINYKD_INPUT_BYTES, stdin) == TINYKD_INPUT_BYTES) {
+        tinykd_load_pixels(image);
+        fwrite(tinykd_input(), 1, TINYKD_INPUT_BYTES, stdout);
+        readme_example();
+        fwrite(tinykd_input(), 1, TINYKD_INPUT_BYTES, stdout);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("mean,std", [
+    ("125.307,122.961,113.8575", "62.9932,62.0887,66.7049"),   # per-channel mean/std (CIFAR-10's)
+    ("127.5", "127.5"),                                          # [-1, 1]
+    (None, None),                                                # the default, pixels / 255
+])
+def test_standalone_pixels_are_quantized_as_on_the_host(tmp_path, tool_env, mean, std):
+    """tinykd_load_pixels and the README's float example, compiled from a copy of the folder,
+    give the int8 input the host's quantize_pixels gives for the model's own scaling."""
+    from tinykd.data.scaling import DEFAULT, InputScaling, quantize_pixels
+    scaling = DEFAULT if mean is None else InputScaling(tuple(map(float, mean.split(","))),
+                                                       tuple(map(float, std.split(","))))
+    rng = np.random.default_rng(21)
+    calib = scaling.numpy(rng.integers(0, 256, (16, 16, 16, 3), dtype=np.uint8))
+    blob = H.convert(_small_model(), calib)
+    extra = [] if mean is None else ["--input-mean", mean, "--input-std", std]
+    out, info = _export(tmp_path, tool_env, *extra, blob=blob)
+    assert info["input_scaling"] == scaling.as_dict()
+    copy = tmp_path / "elsewhere" / "tinykd"
+    shutil.copytree(out, copy)
+    _self_contained(copy)
+    readme = (copy / "README.md").read_text()
+    if mean is None:
+        assert "(float)image[i] / 255.0f" in readme
+    else:
+        assert "/ 255" not in readme
+    assert scaling.describe() in readme and scaling.describe() in (copy / "tinykd.h").read_text()
+    example = readme.split("```c\n")[2].split("```")[0]       # the float example, as generated
+    (copy.parent / "readme_example.inc").write_text(example)
+    (copy.parent / "main.c").write_text(PIXELS_MAIN)
+    exe = copy.parent / "prog"
+    srcs = sorted(p.name for p in copy.glob("*.c"))
+    build = subprocess.run(["gcc", *H.CFLAGS, "-I.", "-I..", *srcs, "../main.c", "-o", str(exe)], cwd=copy,
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+
+    images = rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    images[0, 0, 0] = [0, 128, 255]
+    proc = subprocess.run([str(exe)], input=images.tobytes(), capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    got = np.frombuffer(proc.stdout, dtype=np.int8).reshape(len(images), 2, 16, 16, 3)
+    host = np.stack([quantize_pixels(img, info["input"]["scale"], info["input"]["zero_point"], scaling)
+                     for img in images])
+    assert (got[:, 0] == host).all()
+    assert (got[:, 1] == host).all()
+    assert len(np.unique(host)) > 64, "the calibration should spread the inputs over the int8 range"
+

@@ -103,6 +103,13 @@ class InputScaling:
         ends = self.numpy(np.array([[0] * c, [255] * c], np.uint8))
         return float(ends.min()), float(ends.max())
 
+    def per_channel(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) with as many values in both: 1 when both have 1, else the longer count,
+        a single value repeated (what a C table of one row per channel needs)."""
+        n = max(len(self.mean), len(self.std))
+        return (self.mean * n if len(self.mean) == 1 else self.mean,
+                self.std * n if len(self.std) == 1 else self.std)
+
     def as_dict(self) -> dict:
         return {"mean": list(self.mean), "std": list(self.std)}
 
@@ -146,3 +153,13 @@ def quantize_pixels(img_u8: np.ndarray, scale: float, zero_point: int, scaling: 
 
 def resolve(scaling: InputScaling | None) -> InputScaling:
     return DEFAULT if scaling is None else scaling
+
+
+def pixel_table(scale: float, zero_point: int, scaling: InputScaling | None = None) -> np.ndarray:
+    """quantize_pixels for every pixel value 0..255 of every channel: int8 (channels, 256), one
+    row per channel (1 row when mean and std have 1 value each). The firmware's input tables
+    (MLPerf front-end, `tinykd export --standalone`) hold exactly these values."""
+    s = resolve(scaling)
+    mean, _ = s.per_channel()
+    pixels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], len(mean), axis=1)
+    return np.ascontiguousarray(quantize_pixels(pixels, scale, zero_point, s).T)

@@ -33,12 +33,14 @@ def load_program(blob: bytes, variants: str = "auto", fuse: bool = True) -> Prog
 
 
 def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = "auto",
-                 force: bool = False, standalone: bool = False, fuse: bool = True) -> dict:
+                 force: bool = False, standalone: bool = False, fuse: bool = True, scaling=None) -> dict:
     """Write the generated C for `model` (a .tflite path or its bytes) into `outdir`
     atomically; returns the model.json summary. An existing `outdir` not written by tinykd
     is refused (OutputError) unless `force` (see tinykd.atomic.check_output_dir).
     standalone: a self-contained folder (kernels copied in, tinykd.h API, README.md, no
-    sources.txt and no path into the repository) for another project, e.g. STM32CubeIDE."""
+    sources.txt and no path into the repository) for another project, e.g. STM32CubeIDE;
+    `scaling` (tinykd.data.scaling.InputScaling, None = pixels / 255) is how the model takes its
+    pixels, for the folder's tinykd_load_pixels and example code."""
     check_output_dir(outdir, force)  # before the work, so a refusal is immediate
     if isinstance(model, (bytes, bytearray)):
         blob = bytes(model)
@@ -48,10 +50,12 @@ def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = 
             raise ExportError(f"model file {str(path)!r} does not exist")
         blob = path.read_bytes()
     prog = load_program(blob, variants, fuse)
+    if scaling is not None and not standalone:
+        raise ExportError("an input scaling is used only by a standalone export (--standalone)")
     outdir = Path(outdir)
     files = render(prog, blob)
     if standalone:
-        return _write_standalone(prog, blob, files, outdir, variants, force)
+        return _write_standalone(prog, blob, files, outdir, variants, force, scaling)
     srcs = sources(prog, outdir)
     info = summary(prog, blob, srcs)
     with atomic_dir(outdir, force) as tmp:
@@ -63,21 +67,24 @@ def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = 
 
 
 def _write_standalone(prog: Program, blob: bytes, files: dict[str, str], outdir: Path, variants: str,
-                      force: bool) -> dict:
+                      force: bool, scaling=None) -> dict:
     from . import standalone as S
+
+    scaling = S.check_scaling(prog, scaling)
 
     copied = S.kernel_files(prog, files["model.c"])
     files = {name: text for name, text in files.items() if name != "model_tflite.h"}
-    files[S.API_H] = S.api_header(prog)
-    files[S.API_C] = S.API_SOURCE
+    files[S.API_H] = S.api_header(prog, scaling)
+    files[S.API_C] = S.api_source(prog, scaling)
     clash = sorted(set(copied) & set(files))
     if clash:
         raise ExportError(f"kernel file {clash[0]!r} has the name of a generated file; rename the kernel")
     info = summary(prog, blob, [])
     info["standalone"] = True
+    info["input_scaling"] = scaling.as_dict()
     info["kernel_sources"] = sorted(n for n in copied if n.endswith(".c"))
     info["files"] = sorted([*files, *copied, "model.json", "README.md"])
-    files["README.md"] = S.readme(prog, info, info["files"], variants)
+    files["README.md"] = S.readme(prog, info, info["files"], variants, scaling)
     with atomic_dir(outdir, force) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text)

@@ -4,6 +4,30 @@ from __future__ import annotations
 import argparse
 
 
+def _numbers(flag: str, text: str) -> list[float]:
+    from ..errors import ParamError
+
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ParamError(flag, text, "comma-separated numbers, e.g. 125.3,123.0,113.9") from None
+
+
+def _scaling(args: argparse.Namespace):
+    """--input-mean / --input-std as an InputScaling (None: neither given, pixels / 255)."""
+    if args.input_mean is None and args.input_std is None:
+        return None
+    from ..data.scaling import DEFAULT_MEAN, DEFAULT_STD, InputScaling
+    from ..errors import ParamError
+
+    if not args.standalone:
+        raise ParamError("--input-mean/--input-std", f"{args.input_mean}/{args.input_std}",
+                         "used only with --standalone (the pipeline's firmware gets student.input)")
+    mean = _numbers("--input-mean", args.input_mean) if args.input_mean is not None else DEFAULT_MEAN
+    std = _numbers("--input-std", args.input_std) if args.input_std is not None else DEFAULT_STD
+    return InputScaling(tuple(mean), tuple(std), key="--input")
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..atomic import check_output_dir
     from . import export_model
@@ -16,12 +40,12 @@ def _run(args: argparse.Namespace) -> int:
         from ..errors import ExportError
         from .footprint import board, model_footprint, require_fit
 
-        brd = board(args.board)
+        brd = board(args.board, param="--board")
         if not Path(args.model).is_file():
             raise ExportError(f"model file {args.model!r} does not exist")
         require_fit(Path(args.model).name, model_footprint(Path(args.model).read_bytes(), brd), brd)
     info = export_model(args.model, args.outdir, variants=args.kernels, force=args.force,
-                        standalone=args.standalone)
+                        standalone=args.standalone, scaling=_scaling(args))
     print(f"exported {args.model} -> {args.outdir}: {info['num_layers']} layers, {info['macs']} MACs, "
           f"{info['weight_bytes']} weight bytes, {info['arena_bytes']} arena bytes")
     if args.standalone:
@@ -45,6 +69,11 @@ def add_parser(sub) -> None:
                    help="a self-contained folder for your own project (STM32CubeIDE, make): the model, "
                         "the kernel sources and headers it needs, the tinykd.h API and a README.md; "
                         "no path into this repository")
+    p.add_argument("--input-mean", default=None, metavar="M[,M...]",
+                   help="--standalone: the model's pixel scaling x = (pixel - mean) / std, 1 value or one per "
+                        "channel in 0..255 units, as params student.input [0]")
+    p.add_argument("--input-std", default=None, metavar="S[,S...]",
+                   help="--standalone: see --input-mean [255, i.e. pixels / 255]")
     p.add_argument("--board", default="none",
                    help="also require the model to fit this board (e.g. b_l475e_iot01a), as the export stage does")
     p.set_defaults(func=_run)
