@@ -27,23 +27,18 @@ def main() -> None:
 
         p = P.load(args.params, sections=["firmware", "export", "student"])
         baud, protocol = P.get(p, "firmware.baud"), P.get(p, "firmware.protocol")
+        extra = {}
         if protocol == "mlperf":
-            from tinykd.data.scaling import from_params
-            from tinykd.errors import ParamError
-
-            # The MLPerf front-end's input table has one pixel factor for all channels: refuse
-            # rather than feed the model wrongly scaled pixels.
-            if not from_params(P.get(p, "student.input"), "student.input").is_default:
-                raise ParamError("student.input", P.get(p, "student.input"),
-                                 "the default {mean: [0.0], std: [255.0]} with firmware.protocol mlperf "
-                                 "(its input table does not scale per channel yet)")
+            # The MLPerf front-end quantizes the benchmark's uint8 pixels itself: it needs the
+            # student's pixel scaling, one table row per channel (firmware/app/mlperf_input.h).
+            extra = fw.input_scaling_flags(P.get(p, "student.input"), Path(args.model_dir))
         board = P.get(p, "export.board")
         fw.check_options(baud, protocol, board, Path(args.firmware_src))
         out = Path(args.out)
         # A fixed staging folder (not a random temp name) keeps the .map reproducible and lets
         # make rebuild incrementally; the output folder is replaced only after a good link.
         staging = out.parent / f".{out.name}.staging"
-        elf = fw.make(Path(args.model_dir), staging, baud=baud, protocol=protocol,
+        elf = fw.make(Path(args.model_dir), staging, baud=baud, protocol=protocol, extra=extra,
                       firmware_dir=Path(args.firmware_src))
         report = fw.memory_report(elf, board)
         info = {
@@ -54,6 +49,8 @@ def main() -> None:
             "elf_sha256": fw.sha256_file(elf),
             "bin_sha256": fw.sha256_file(staging / "tinykd.bin"),
         }
+        if extra:
+            info.update(input_mean=extra["INPUT_MEAN"], input_std=extra["INPUT_STD"])
         names = ["tinykd.elf", "tinykd.bin", "tinykd.map"]
         semihost = staging / "tinykd-semihost.elf"
         if protocol == "tinykd":

@@ -256,24 +256,33 @@ def test_compress_qat_covers_the_raw_pixel_range(raw_teacher):
     assert m["base_float_accuracy"] == train.evaluate(raw_teacher, *data["test"], scaling=RAW)["accuracy"]
 
 
-def test_mlperf_firmware_refuses_a_non_default_student_input(tmp_path):
-    """The MLPerf front-end's input table has one pixel factor: a per-channel scaling is refused
-    in one line before anything is built."""
+def test_mlperf_firmware_checks_student_input_against_the_model(tmp_path):
+    """The MLPerf front-end takes student.input per channel; a list that fits neither every channel
+    (1 value) nor the exported model's channels is refused in one line before anything is built."""
+    import json
     import subprocess
     import sys
     from pathlib import Path
 
     import yaml
 
+    from tinykd.device.firmware import input_scaling_flags
+
     repo = Path(__file__).resolve().parents[1]
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.json").write_text(json.dumps({"input": {"shape": [1, 32, 32, 3]}}))
+    assert input_scaling_flags({"mean": [0.0], "std": [255.0]}, model) == {}   # the default build is unchanged
+    assert input_scaling_flags({"mean": [127.5], "std": [58.395, 57.12, 57.375]}, model) == {
+        "INPUT_MEAN": "127.5,127.5,127.5", "INPUT_STD": "58.395,57.12,57.375"}
     p = yaml.safe_load((repo / "params.yaml").read_text())
     p["firmware"]["protocol"] = "mlperf"
-    p["student"]["input"] = {"mean": [125.3, 123.0, 113.9], "std": [63.0, 62.1, 66.7]}
+    p["student"]["input"] = {"mean": [125.3, 123.0], "std": [63.0]}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
     proc = subprocess.run([sys.executable, str(repo / "stages" / "build.py"), "--params", str(tmp_path / "params.yaml"),
-                           "--firmware-src", str(repo / "firmware"), "--model-dir", str(tmp_path / "model"),
+                           "--firmware-src", str(repo / "firmware"), "--model-dir", str(model),
                            "--out", str(tmp_path / "fw"), "--metrics", str(tmp_path / "fw.json")],
                           capture_output=True, text=True, cwd=repo)
     assert proc.returncode == 1
-    assert proc.stderr.strip().count("\n") == 0 and "student.input" in proc.stderr and "mlperf" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "student.input.mean" in proc.stderr and "3" in proc.stderr
     assert not (tmp_path / "fw").exists() and not (tmp_path / "fw.json").exists()

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinykd.data.scaling import DEFAULT, InputScaling, quantize_pixels
 from tinykd.errors import DataError, DeviceError
 from tinykd.mlperf import reference, runner
 from tinykd.mlperf.client import Device
@@ -51,8 +52,11 @@ def clib(tmp_path_factory):
     lib = ctypes.CDLL(str(so))
     lib.mlperf_format_fixed3.argtypes = [ctypes.c_float, ctypes.c_char_p]
     lib.mlperf_format_fixed3.restype = ctypes.c_size_t
-    lib.mlperf_input_table.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_int32,
+    lib.mlperf_input_table.argtypes = [ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_float),
+                                       ctypes.c_size_t, ctypes.c_float, ctypes.c_int32,
                                        ctypes.POINTER(ctypes.c_int8)]
+    lib.mlperf_input_apply.argtypes = [ctypes.POINTER(ctypes.c_int8), ctypes.c_size_t,
+                                       ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_int8), ctypes.c_size_t]
     lib.mlperf_input_table.restype = ctypes.c_int
     return lib
 
@@ -169,23 +173,76 @@ def test_dequantized_outputs_format_like_the_reference(clib, q, zp):
     assert _fmt(clib, float(v)) == reference.format_value(v)
 
 
-@pytest.mark.parametrize("pixel_to_real,scale,zp,mapping", [
-    (reference.PIXEL_TO_REAL, np.float32(1.0) / np.float32(255.0), -128, "subtract-128"),  # [0,1] inputs
-    (reference.PIXEL_TO_REAL, 0.00392156886, -128, "subtract-128"),   # model.h's literal
-    (np.float32(1.0), 1.0, -128, "subtract-128"),                     # raw-pixel model
-    (reference.PIXEL_TO_REAL, 0.0078125, 0, "quantize"),
-    (reference.PIXEL_TO_REAL, 0.00784313772, -1, "quantize"),         # [-1,1]-style parameters
-    (reference.PIXEL_TO_REAL, 1e-7, 3, "quantize"),                   # saturates
+def _c_table(clib, scaling, scale, zp):
+    """The firmware's tables (mlperf_input_table, host-compiled) for an InputScaling."""
+    mean, std = scaling.per_channel()
+    n = len(mean)
+    table = (ctypes.c_int8 * (256 * n))()
+    kind = clib.mlperf_input_table((ctypes.c_float * n)(*mean), (ctypes.c_float * n)(*std), n,
+                                   float(scale), zp, table)
+    return np.array(table, dtype=np.int8).reshape(n, 256), kind
+
+
+CIFAR_MEAN_STD = InputScaling((125.307, 122.961, 113.8575), (62.9932, 62.0887, 66.7049))
+
+
+@pytest.mark.parametrize("scaling,scale,zp,mapping", [
+    (DEFAULT, np.float32(1.0) / np.float32(255.0), -128, "subtract-128"),  # [0,1] inputs
+    (DEFAULT, 0.00392156886, -128, "subtract-128"),                        # model.h's literal
+    (InputScaling((0.0,), (1.0,)), 1.0, -128, "subtract-128"),             # raw-pixel model
+    (DEFAULT, 0.0078125, 0, "quantize"),
+    (InputScaling((127.5,), (127.5,)), 0.00784313772, -1, "quantize"),     # [-1, 1] inputs
+    (DEFAULT, 1e-7, 3, "quantize"),                                        # saturates
+    (CIFAR_MEAN_STD, 0.0157116, 6, "quantize"),                            # per-channel mean/std
+    (InputScaling((0.0,), (58.395, 57.12, 57.375)), 0.0175, -128, "quantize"),   # per-channel std only
 ])
-def test_input_table_host_and_device_agree(clib, pixel_to_real, scale, zp, mapping):
-    table = (ctypes.c_int8 * 256)()
-    kind = clib.mlperf_input_table(float(pixel_to_real), float(scale), zp, table)
-    expected = reference.input_table(scale, zp, pixel_to_real)
-    assert list(table) == expected.tolist()
+def test_input_table_host_and_device_agree(clib, scaling, scale, zp, mapping):
+    """The firmware's per-channel tables hold, entry for entry, what the host's input
+    quantization (tinykd.data.scaling.quantize_pixels) gives each pixel value."""
+    table, kind = _c_table(clib, scaling, scale, zp)
+    expected = reference.input_table(scale, zp, scaling)
+    assert table.tolist() == expected.tolist()
     assert kind == (0 if mapping == "subtract-128" else 1)
-    assert reference.input_mapping(scale, zp, pixel_to_real) == mapping
+    assert reference.input_mapping(scale, zp, scaling) == mapping
     if mapping == "subtract-128":
-        assert expected.tolist() == [p - 128 for p in range(256)]
+        assert expected.tolist() == [[p - 128 for p in range(256)]]
+
+
+_means = st.floats(-300, 300)
+_stds = st.floats(0.01, 400)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_means, _stds), min_size=1, max_size=4),
+       st.floats(1e-4, 4.0), st.integers(-128, 127))
+def test_input_table_matches_the_host_for_any_scaling(clib, channels, scale, zp):
+    scaling = InputScaling(tuple(m for m, _ in channels), tuple(s for _, s in channels))
+    table, _ = _c_table(clib, scaling, scale, zp)
+    assert table.tolist() == reference.input_table(scale, zp, scaling).tolist()
+
+
+def test_input_table_hash_host_and_device_agree(clib):
+    clib.mlperf_input_table_hash.argtypes = [ctypes.POINTER(ctypes.c_int8), ctypes.c_size_t]
+    clib.mlperf_input_table_hash.restype = ctypes.c_uint32
+    hashes = set()
+    for scaling, scale, zp in ((DEFAULT, 1 / 255, -128), (CIFAR_MEAN_STD, 0.0157116, 6),
+                               (CIFAR_MEAN_STD, 0.0157116, 7)):
+        table, _ = _c_table(clib, scaling, scale, zp)
+        c = clib.mlperf_input_table_hash(table.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)), len(table))
+        assert f"{c:08x}" == reference.table_hash(reference.input_table(scale, zp, scaling))
+        hashes.add(c)
+    assert len(hashes) == 3
+
+
+def test_input_apply_indexes_channel_last(clib):
+    """An image through the C tables equals the host's quantization of the whole image."""
+    img = np.random.default_rng(4).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    table, _ = _c_table(clib, CIFAR_MEAN_STD, 0.0157116, 6)
+    px = np.ascontiguousarray(img.reshape(-1))
+    out = (ctypes.c_int8 * px.size)()
+    clib.mlperf_input_apply(table.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)), 3,
+                            px.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), out, px.size)
+    assert list(out) == quantize_pixels(img, 0.0157116, 6, CIFAR_MEAN_STD).reshape(-1).tolist()
 
 
 # ---- the protocol, exact strings -----------------------------------------------------------
@@ -414,7 +471,7 @@ def test_cli_rejects_bad_arguments(capsys, tmp_path):
 
 # ---- slow: the real firmware on QEMU --------------------------------------------------------
 
-def _tiny_ic01_tflite(path: Path) -> Path:
+def _tiny_ic01_tflite(path: Path, scaling=None) -> Path:
     """A CIFAR-shaped (32x32x3 -> 10) Keras model with seeded random weights, full int8.
 
     Its residual ADD is where LiteRT's default XNNPACK kernels round differently from TFLite
@@ -434,7 +491,7 @@ def _tiny_ic01_tflite(path: Path) -> Path:
     x = keras.layers.Dense(10)(x)
     model = keras.Model(inp, keras.layers.Softmax()(x), name="tiny_ic01")
     calibration = np.random.default_rng(5).integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
-    path.write_bytes(convert_int8(model, calibration))
+    path.write_bytes(convert_int8(model, calibration, scaling))
     return path
 
 
@@ -471,7 +528,8 @@ def test_host_build_of_the_exported_model_matches_the_reference(ic01_build):
 
     tflm = runtime.Interpreter.from_bytes(ic01_build["tflite"].read_bytes())
     for seed in range(100, 105):        # the host reference is TFLite Micro's answer too
-        x = ref.table[np.frombuffer(image(seed), np.uint8)].reshape(1, 32, 32, 3)
+        x = quantize_pixels(np.frombuffer(image(seed), np.uint8).reshape(1, 32, 32, 3), ref.input_scale,
+                            ref.input_zero_point)
         tflm.set_input(x, 0)
         tflm.invoke()
         assert tflm.get_output(0).reshape(-1).tolist() == ref.raw(image(seed)).tolist()
@@ -507,7 +565,8 @@ def test_qemu_board_speaks_the_protocol_exactly(ic01_build):
             assert exchange(dev, "name") == [f"m-name-dut-[{name}]", "m-ready"]
             assert exchange(dev, "profile") == [f"m-profile-[{FIRMWARE_STRING}]", "m-model-[ic01]", "m-ready"]
             assert exchange(dev, "info") == [
-                f"m-info-[model-sha256={sha},input=subtract-128,timer=systick]", "m-ready"]
+                f"m-info-[model-sha256={sha},input=subtract-128,input-table={ref.table_hash},timer=systick]",
+                "m-ready"]
             # Faults: one error line each, then m-ready, and the device carries on.
             assert exchange(dev, "inference 1") == ["e-[Unknown command: inference]", "m-ready"]
             assert exchange(dev, "infer 0 0") == ["e-[infer: iterations must be 1..100000, got 0]", "m-ready"]
@@ -631,3 +690,54 @@ def test_build_stage_with_firmware_protocol_mlperf(ic01_build, tmp_path, tool_en
     assert json.loads((tmp_path / "fw" / "build_info.json").read_text())["protocol"] == "mlperf"
     image = (tmp_path / "fw" / "tinykd.bin").read_bytes()
     assert FIRMWARE_STRING.encode() in image and b"m-results-[" in image
+
+
+@pytest.mark.slow
+def test_per_channel_student_input_on_the_qemu_board(tmp_path, tool_env, capsys):
+    """A mean/std student (calibrated on its own scaling): the build stage passes student.input to
+    the MLPerf firmware, whose per-channel tables make every m-results and raw vector on the QEMU
+    board equal the host reference fed by the host's own input quantization."""
+    if not shutil.which("arm-none-eabi-gcc") or not shutil.which("qemu-system-arm"):
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm (scripts/setup-system.sh)")
+    import yaml
+
+    from tinykd.cli import main
+
+    tflite = _tiny_ic01_tflite(tmp_path / "tiny.tflite", CIFAR_MEAN_STD)
+    assert main(["export", str(tflite), str(tmp_path / "model")]) == 0
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["firmware"]["protocol"] = "mlperf"
+    params["student"]["input"] = CIFAR_MEAN_STD.as_dict()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = subprocess.run([str(Path(tool_env["PATH"].split(os.pathsep)[0]) / "python"), "stages/build.py",
+                           "--params", str(tmp_path / "params.yaml"), "--model-dir", str(tmp_path / "model"),
+                           "--out", str(tmp_path / "fw"), "--metrics", str(tmp_path / "firmware.json")],
+                          cwd=REPO, env=tool_env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "fw" / "build_info.json").read_text())
+    assert (info["input_mean"], info["input_std"]) == ("125.307,122.961,113.8575", "62.9932,62.0887,66.7049")
+
+    ref = reference.HostReference(tflite, CIFAR_MEAN_STD)
+    assert ref.mapping == "quantize" and ref.table.shape == (3, 256)
+    x = np.stack([np.frombuffer(image(60 + i), np.uint8).reshape(32, 32, 3) for i in range(4)])
+    np.savez(tmp_path / "test.npz", x=x, y=np.array([int(np.argmax(ref.raw(img.tobytes()))) for img in x]))
+    # The three channels really are quantized differently (not one table for all).
+    assert len({tuple(row) for row in ref.table.tolist()}) == 3
+    elf = str(tmp_path / "fw" / "tinykd.elf")
+    assert main(["mlperf", "accuracy", "--elf", elf, "--dataset", str(tmp_path / "test.npz"),
+                 "--tflite", str(tflite), "--params", str(tmp_path / "params.yaml"),
+                 "--out", str(tmp_path / "acc"), "--quiet"]) == 0
+    acc = json.loads((tmp_path / "acc" / "results.json").read_text())
+    assert acc["reference"] == {"results_equal": 4, "results_agreement": 1.0, "raw_checked": 4, "raw_equal": 4}
+    assert acc["top1"] == 1.0 and acc["device"]["info"]["input"] == "quantize"
+    assert acc["device"]["info"]["input-table"] == ref.table_hash
+
+    # The same firmware against a pixels / 255 reference: refused in one line, nothing written.
+    capsys.readouterr()
+    assert main(["mlperf", "accuracy", "--elf", elf, "--dataset", str(tmp_path / "test.npz"),
+                 "--tflite", str(tflite), "--params", str(tmp_path / "none.yaml"),
+                 "--out", str(tmp_path / "bad"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "the board's pixel tables" in err and "--params" in err and err.count("\n") == 0
+    assert not (tmp_path / "bad").exists()
+

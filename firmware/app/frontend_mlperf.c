@@ -72,6 +72,13 @@ void frontend_run(void)
 
     append("model-sha256=" TINYKD_MODEL_SHA256);
     append(map == MLPERF_MAP_SUBTRACT_128 ? ",input=subtract-128" : ",input=quantize");
+    char hash[sizeof ",input-table=" + 8] = ",input-table=";
+    const uint32_t h = mlperf_model_input_hash();
+    for (size_t i = 0; i < 8; i++) {
+        hash[sizeof ",input-table=" - 1 + i] = "0123456789abcdef"[(h >> (28 - 4 * i)) & 0xfu];
+    }
+    hash[sizeof hash - 1] = '\0';
+    append(hash);
     append(board_timer() == BOARD_TIMER_DWT ? ",timer=dwt" : ",timer=systick");
     hooks.info = info;
     hooks.model = mlperf_model_id();

@@ -6,11 +6,20 @@
 #include "mlperf_protocol.h"
 #include "model.h"
 
-/* Pixels per benchmark input divide into the real range [0, 1] (tinykd.data.store.normalize);
- * override with -DMLPERF_PIXEL_TO_REAL=1.0f for a model trained on raw 0..255 pixels. */
-#ifndef MLPERF_PIXEL_TO_REAL
-#define MLPERF_PIXEL_TO_REAL (1.0f / 255.0f)
+/* The model's pixel scaling x = (pixel - mean[c]) / std[c] (params student.input): one value for
+ * every channel or one per channel, the same count in both. The build stage passes them as
+ * INPUT_MEAN / INPUT_STD to the Makefile; the default is tinykd's pixels / 255. */
+#ifndef MLPERF_INPUT_MEAN
+#define MLPERF_INPUT_MEAN 0.0
 #endif
+#ifndef MLPERF_INPUT_STD
+#define MLPERF_INPUT_STD 255.0
+#endif
+static const float pixel_mean[] = {MLPERF_INPUT_MEAN};
+static const float pixel_std[] = {MLPERF_INPUT_STD};
+#define PIXEL_CHANNELS (sizeof pixel_mean / sizeof pixel_mean[0])
+_Static_assert(sizeof pixel_mean == sizeof pixel_std, "MLPERF_INPUT_MEAN and MLPERF_INPUT_STD need as many values");
+_Static_assert(TINYKD_INPUT_BYTES % PIXEL_CHANNELS == 0, "the input is not a whole number of pixels");
 
 _Static_assert(TINYKD_INPUT_BYTES <= MLPERF_DB_CAPACITY,
                "the model's input is larger than the MLPerf db buffer (MLPERF_DB_CAPACITY)");
@@ -19,12 +28,17 @@ _Static_assert(TINYKD_OUTPUT_BYTES <= MLPERF_MAX_RESULTS,
 
 static int8_t input[TINYKD_INPUT_BYTES] __attribute__((aligned(16)));
 static int8_t output[TINYKD_OUTPUT_BYTES] __attribute__((aligned(16)));
-static int8_t pixel_table[256];
+static int8_t pixel_table[PIXEL_CHANNELS][256];
 
 mlperf_input_map_t mlperf_model_init(void)
 {
-    return mlperf_input_table(MLPERF_PIXEL_TO_REAL, TINYKD_INPUT_SCALE, TINYKD_INPUT_ZERO_POINT,
+    return mlperf_input_table(pixel_mean, pixel_std, PIXEL_CHANNELS, TINYKD_INPUT_SCALE, TINYKD_INPUT_ZERO_POINT,
                               pixel_table);
+}
+
+uint32_t mlperf_model_input_hash(void)
+{
+    return mlperf_input_table_hash((const int8_t (*)[256])pixel_table, PIXEL_CHANNELS);
 }
 
 const char *mlperf_model_load(void *ctx, const uint8_t *pixels, size_t n)
@@ -33,7 +47,7 @@ const char *mlperf_model_load(void *ctx, const uint8_t *pixels, size_t n)
     if (n != TINYKD_INPUT_BYTES) {
         return "input size differs from the model's";
     }
-    mlperf_input_apply(pixel_table, pixels, input, n);
+    mlperf_input_apply((const int8_t (*)[256])pixel_table, PIXEL_CHANNELS, pixels, input, n);
     return NULL;
 }
 

@@ -14,6 +14,9 @@
 /* Build the pixel table from the model's input quantization; returns the mapping in use. */
 mlperf_input_map_t mlperf_model_init(void);
 
+/* mlperf_input_table_hash of the pixel tables (after mlperf_model_init). */
+uint32_t mlperf_model_input_hash(void);
+
 /* Hooks for mlperf_hooks_t (ctx unused). */
 const char *mlperf_model_load(void *ctx, const uint8_t *pixels, size_t n);
 const char *mlperf_model_infer(void *ctx);

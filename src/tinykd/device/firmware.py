@@ -36,6 +36,27 @@ def check_options(baud, protocol: str, board: str = "b_l475e_iot01a", firmware_d
         raise ParamError("export.board", board, " | ".join(sorted(BOARD_LIMITS)))
 
 
+def input_scaling_flags(value, model_dir: Path, key: str = "student.input") -> dict[str, str]:
+    """The Makefile's INPUT_MEAN / INPUT_STD for a params scaling (`key`, e.g. student.input),
+    after checking its lists against the exported model's channel count (model.json); {} for the
+    default pixels / 255, so the default build is unchanged."""
+    import json
+
+    from ..data.scaling import from_params
+
+    try:
+        shape = json.loads((Path(model_dir) / "model.json").read_text())["input"]["shape"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DeviceError(f"{model_dir}/model.json has no input shape ({exc}): run the export stage first") from None
+    scaling = from_params(value, key, channels=int(shape[-1]))
+    if scaling.is_default:
+        return {}
+    mean, std = scaling.per_channel()
+    # repr: the shortest text that reads back as the same double, which C then rounds to float
+    # exactly as numpy's float32 does.
+    return {"INPUT_MEAN": ",".join(repr(v) for v in mean), "INPUT_STD": ",".join(repr(v) for v in std)}
+
+
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if not path:

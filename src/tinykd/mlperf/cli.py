@@ -46,6 +46,9 @@ def add_parser(sub) -> None:
     p.add_argument("--tflite", default=None,
                    help="the deployed .tflite: compare every m-results vector with the host int8 "
                         "reference (accuracy mode)")
+    p.add_argument("--params", default="params.yaml",
+                   help="for student.input, the pixel scaling the firmware was built with (its INPUT_MEAN / "
+                        "INPUT_STD), used by the --tflite reference; read when the file exists [params.yaml]")
     p.add_argument("--baud", type=int, default=115200, help="serial baud rate [115200]")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="seconds allowed per inference before giving up [60]")
@@ -104,6 +107,26 @@ def open_device(port: str | None, elf: str | None, baud: int, timeout_s: float =
         yield Device(link, timeout_s=timeout_s), virtual
 
 
+def _scaling(params_path: Path):
+    """student.input of params.yaml when there is one, else the default pixels / 255."""
+    from .. import params as P
+    from ..data.scaling import from_params
+
+    if not params_path.is_file():
+        return None
+    return from_params(P.get(P.load(params_path, sections=["student"]), "student.input"), "student.input")
+
+
+def _check_mapping(info: dict[str, str], reference) -> None:
+    """Refuse a reference whose pixel tables are not the board's (when the board says)."""
+    have = info.get("input-table")
+    if have is not None and have != reference.table_hash:
+        scaling = reference.scaling.describe() if reference.scaling else "pixels / 255"
+        raise DeviceError(f"the board's pixel tables (input-table={have}) differ from the host reference's "
+                          f"for student.input {scaling} (input-table={reference.table_hash}): pass --params "
+                          "with the student.input the firmware was built with")
+
+
 def _check_model(info: dict[str, str], tflite: str) -> None:
     """Refuse to compare against a reference the board is not running (when it says)."""
     import hashlib
@@ -138,12 +161,13 @@ def run(args) -> int:
     if args.tflite:
         from .reference import HostReference
 
-        reference = HostReference(args.tflite)
+        reference = HostReference(args.tflite, scaling=_scaling(Path(args.params)))
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     with open_device(args.port, args.elf, args.baud) as (dev, virtual):
         device = runner.describe(dev)
         if reference is not None:
             _check_model(device["info"], args.tflite)
+            _check_mapping(device["info"], reference)
         if device["model"] != "ic01":
             print(f"warning: the device reports model {device['model']!r}, not ic01",
                   file=sys.stderr)

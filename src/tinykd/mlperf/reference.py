@@ -1,6 +1,7 @@
 """What the firmware computes around the model, reproduced on the host bit for bit.
 
-- `input_table`: the ic01 pixel (uint8) to int8 input mapping of firmware/app/mlperf_input.c.
+- `input_table`: the ic01 pixel (uint8) to int8 input tables of firmware/app/mlperf_input.c,
+  one per channel: tinykd.data.scaling.pixel_table, the host's own input quantization.
 - `dequantize` / `format_results`: the m-results-[...] text, `(q - zero_point) * scale` in
   single precision printed like the reference submission's `%0.3f`.
 - `HostReference`: the same .tflite on the host int8 interpreter (ai_edge_litert with its
@@ -14,29 +15,30 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.scaling import InputScaling, pixel_table, quantize_pixels
 from ..device import evaluate
 from ..errors import DataError
 
-# tinykd's models take pixels / 255 (tinykd.data.store.normalize); the firmware's default.
-PIXEL_TO_REAL = np.float32(1.0) / np.float32(255.0)
+
+def input_table(scale: float, zero_point: int, scaling: InputScaling | None = None) -> np.ndarray:
+    """int8 input value for each channel and pixel value 0..255 (channels x 256), the values the
+    firmware's tables must hold; `scaling` None = pixels / 255."""
+    return pixel_table(scale, zero_point, scaling)
 
 
-def input_table(scale: float, zero_point: int, pixel_to_real: float = PIXEL_TO_REAL) -> np.ndarray:
-    """int8 input value for each pixel value 0..255, step for step as the firmware computes it."""
-    p = np.arange(256, dtype=np.float32)
-    real = p * np.float32(pixel_to_real)
-    steps = np.clip(real / np.float32(scale), np.float32(-65536.0), np.float32(65536.0))
-    half = np.float32(0.5)
-    rounded = np.where(steps >= 0, np.trunc(steps + half), -np.trunc(half - steps)).astype(np.int64)
-    return np.clip(int(zero_point) + rounded, -128, 127).astype(np.int8)
+def input_mapping(scale: float, zero_point: int, scaling: InputScaling | None = None) -> str:
+    """'subtract-128' when every channel's table is exactly p - 128 (the reference submissions'
+    mapping), else 'quantize'; the firmware reports the same word in its `info` reply."""
+    table = input_table(scale, zero_point, scaling).astype(np.int64)
+    return "subtract-128" if (table == np.arange(256) - 128).all() else "quantize"
 
 
-def input_mapping(scale: float, zero_point: int, pixel_to_real: float = PIXEL_TO_REAL) -> str:
-    """'subtract-128' when the table is exactly p - 128 (the reference submissions' mapping),
-    else 'quantize'; the firmware reports the same word in its `info` reply."""
-    table = input_table(scale, zero_point, pixel_to_real)
-    same = np.array_equal(table.astype(np.int64), np.arange(256) - 128)
-    return "subtract-128" if same else "quantize"
+def table_hash(table: np.ndarray) -> str:
+    """The firmware's input-table= value (mlperf_input_table_hash): FNV-1a 32 of the table bytes."""
+    h = 2166136261
+    for b in np.asarray(table, dtype=np.int8).view(np.uint8).reshape(-1).tolist():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return f"{h:08x}"
 
 
 def dequantize(raw, scale: float, zero_point: int) -> np.ndarray:
@@ -54,13 +56,18 @@ def format_results(raw, scale: float, zero_point: int) -> list[str]:
 
 
 class HostReference(evaluate.HostReference):
-    """The model on the host's int8 interpreter, fed exactly what the firmware feeds its model:
-    uint8 pixels through the same input table."""
+    """The model on the host's int8 interpreter, fed exactly what the firmware must feed its
+    model: uint8 pixels quantized by the host's own arithmetic (quantize_pixels) with the model's
+    `scaling` (None = pixels / 255; the firmware's INPUT_MEAN / INPUT_STD)."""
 
-    def __init__(self, tflite: str | Path):
+    def __init__(self, tflite: str | Path, scaling: InputScaling | None = None):
         super().__init__(tflite)
-        self.table = input_table(self.input_scale, self.input_zero_point)
-        self.mapping = input_mapping(self.input_scale, self.input_zero_point)
+        self.scaling = scaling
+        if scaling is not None:
+            scaling.check_channels(int(self.inp["shape"][-1]))
+        self.table = input_table(self.input_scale, self.input_zero_point, scaling)
+        self.mapping = input_mapping(self.input_scale, self.input_zero_point, scaling)
+        self.table_hash = table_hash(self.table)
 
     @property
     def input_bytes(self) -> int:
@@ -71,7 +78,8 @@ class HostReference(evaluate.HostReference):
         px = np.frombuffer(bytes(pixels), dtype=np.uint8)
         if px.size != self.input_bytes:
             raise DataError(f"image of {px.size} bytes; the model takes {self.input_bytes}")
-        return self.run(self.table[px])
+        x = quantize_pixels(px.reshape(self.inp["shape"][1:]), self.input_scale, self.input_zero_point, self.scaling)
+        return self.run(x)
 
     def results(self, pixels: bytes) -> list[str]:
         """The m-results-[...] values the device must print for this image."""
