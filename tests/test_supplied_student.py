@@ -219,7 +219,7 @@ def test_student_source_params(tmp_path):
 
 def test_report_says_the_student_was_supplied():
     from tinykd.report.collect import Inputs
-    from tinykd.report.markdown import section_models, section_overview
+    from tinykd.report.markdown import section_device, section_models, section_overview
 
     inp = Inputs(train={"baseline": {"test_accuracy": 0.70, "val_accuracy": 0.7, "arch": "cnn_small"},
                         "student": {"test_accuracy": 0.80, "trained": False, "source": "kd_final.h5",
@@ -230,6 +230,8 @@ def test_report_says_the_student_was_supplied():
     assert "supplied student (not trained here)" in text
     assert "Knowledge distillation changes" not in text and "no distillation gain" in text
     assert "not clearly stronger" not in text
+    inp.device = {"accuracy": 0.8, "samples": 8, "emulated": True, "latency_unit": "instructions"}
+    assert "| quantity | supplied student | baseline |" in section_device(inp)
 
 
 @pytest.mark.slow
@@ -270,3 +272,4 @@ def test_keras2_h5_student_runs_through_to_evaluate_on_qemu(project, course_file
     report = (d / "reports/report.md").read_text()
     assert "supplied, not trained here" in report and str(src) in report
     assert "| outputs bit-exact with the host | 100.00 % |" in report, report
+    assert "| quantity | supplied student | baseline |" in report

@@ -178,7 +178,8 @@ def section_device(inp: Inputs) -> list[str]:
         ("arena", "arena_bytes", nbytes),
     ]
     out += [f"Measured on {where}, {d.get('samples')} test images.", "",
-            "| quantity | distilled student | baseline |", "|---|---:|---:|"]
+            f"| quantity | {'supplied student' if supplied(inp) else 'distilled student'} | baseline |",
+            "|---|---:|---:|"]
     out += [f"| {label} | {_device_cell(d, key, fmt)} | {_device_cell(b, key, fmt)} |" for label, key, fmt in rows]
     out.append("")
     if b and d.get("accuracy") is not None and b.get("accuracy") is not None:
