@@ -2,7 +2,7 @@
 
     python scripts/record_run.py repro [--log logs/repro-times.json] [dvc repro args...]
     python scripts/record_run.py record results/<name> [--times logs/repro-times.json]
-    python scripts/record_run.py table results/<name>     # the README's Results table, from the files
+    python scripts/record_run.py table results/<name> [results/<other> ...]   # the README's Results table
 
 `repro` runs `dvc repro` and timestamps its output: a stage's wall time runs from its
 "Running stage" line to the next one (or the end). `record` copies what a reader needs to hold
@@ -109,31 +109,49 @@ def _pct(v) -> str:
     return "–" if v is None else f"{100 * v:.2f} %"
 
 
-def table(run: Path) -> str:
-    """Markdown table of teacher, baseline and distilled student read from a recorded run."""
-    m = run / "metrics"
-    times = _read(run / "stage_times.json")
-    fp = _read(m / "footprint.json").get("models", {})
+def _teacher_origin(run: Path, source: str) -> Path | None:
+    """The record a supplied teacher came from, when its file lies in another record's models/."""
+    parts = Path(source).parts
+    if "results" in parts and "models" in parts:
+        origin = Path(*parts[:parts.index("models")])
+        for base in (Path.cwd(), run.parent.parent):
+            if (base / origin / "stage_times.json").is_file():
+                return base / origin
+    return None
+
+
+def table(runs: list[Path]) -> str:
+    """Markdown table of teacher, baseline and distilled student read from recorded runs: the
+    teacher from the first, baseline and distilled student from each (one record per student arch)."""
     rows = ["| model | parameters | float (host) | int8 (host) | int8 on the device | latency at 80 MHz "
             "| firmware flash | arena RAM | training |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    device = {"student": (_read(m / "device.json"), _read(m / "firmware.json")),
-              "baseline": (_read(m / "baseline" / "device.json"), _read(m / "baseline" / "firmware.json"))}
     train_stage = {"teacher": "teacher", "baseline": "baseline", "student": "distill"}
     names = {"teacher": "teacher", "baseline": "student, labels only (baseline)", "student": "student, distilled"}
-    for model in ("teacher", "baseline", "student"):
-        q = _read(m / f"quantize_{model}.json")
-        t = _read(m / f"{train_stage[model]}.json")
-        dev, fw = device.get(model, ({}, {}))
-        on_dev = _pct(dev.get("accuracy")) + (f" ({dev['samples']:,} images)" if dev.get("samples") else "")
-        lat = f"{dev['latency_ms_at_80mhz']} ms" if dev.get("latency_ms_at_80mhz") is not None else "–"
-        flash = f"{fw['flash_used']:,} B" if fw.get("flash_used") else "–"
-        arena = fp.get(model, {}).get("arena_bytes")
-        sec = times.get(train_stage[model])
-        rows.append(f"| {names[model]} ({t.get('arch', '?')}) | {q.get('params', t.get('params', 0)):,} "
-                    f"| {_pct(q.get('float_accuracy', t.get('test_accuracy')))} | {_pct(q.get('int8_accuracy'))} "
-                    f"| {on_dev} | {lat} | {flash} | {f'{arena:,} B' if arena else '–'} "
-                    f"| {f'{sec / 60:.0f} min' if sec else '–'} |")
+    for i, run in enumerate(runs):
+        m = run / "metrics"
+        times = _read(run / "stage_times.json")
+        fp = _read(m / "footprint.json").get("models", {})
+        device = {"student": (_read(m / "device.json"), _read(m / "firmware.json")),
+                  "baseline": (_read(m / "baseline" / "device.json"), _read(m / "baseline" / "firmware.json"))}
+        for model in (("teacher", "baseline", "student") if i == 0 else ("baseline", "student")):
+            q = _read(m / f"quantize_{model}.json")
+            t = _read(m / f"{train_stage[model]}.json")
+            dev, fw = device.get(model, ({}, {}))
+            on_dev = _pct(dev.get("accuracy")) + (f" ({dev['samples']:,} images)" if dev.get("samples") else "")
+            lat = f"{dev['latency_ms_at_80mhz']} ms" if dev.get("latency_ms_at_80mhz") is not None else "–"
+            flash = f"{fw['flash_used']:,} B" if fw.get("flash_used") else "–"
+            arena = fp.get(model, {}).get("arena_bytes")
+            sec = times.get(train_stage[model])
+            trained = f"{sec / 60:.0f} min" if sec else "–"
+            if model == "teacher" and t.get("source", "train") != "train":
+                # A supplied teacher was trained elsewhere: its time is the origin record's.
+                origin = _teacher_origin(run, t["source"])
+                osec = _read(origin / "stage_times.json").get("teacher") if origin else None
+                trained = f"{osec / 60:.0f} min (in {origin.name})" if osec else "supplied"
+            rows.append(f"| {names[model]} ({t.get('arch', '?')}) | {q.get('params', t.get('params', 0)):,} "
+                        f"| {_pct(q.get('float_accuracy', t.get('test_accuracy')))} | {_pct(q.get('int8_accuracy'))} "
+                        f"| {on_dev} | {lat} | {flash} | {f'{arena:,} B' if arena else '–'} | {trained} |")
     return "\n".join(rows)
 
 
@@ -146,12 +164,12 @@ def main() -> None:
     rec.add_argument("out", type=Path)
     rec.add_argument("--times", type=Path, default=Path("logs/repro-times.json"))
     tab = sub.add_parser("table", help="print the Results table of a recorded run")
-    tab.add_argument("run", type=Path)
+    tab.add_argument("runs", type=Path, nargs="+", help="records; the teacher row comes from the first")
     args, rest = ap.parse_known_args()
     if args.cmd == "repro":
         sys.exit(repro(args.log, rest))
     if args.cmd == "table":
-        print(table(args.run))
+        print(table(args.runs))
         return
     record(args.out, args.times)
 

@@ -1,0 +1,47 @@
+"""scripts/record_run.py table: the README's Results table read from recorded runs."""
+import importlib.util
+import json
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "record_run.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("record_run", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _write(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def _record(root: Path, name: str, arch: str, teacher_source: str, teacher_sec: float, acc: float) -> Path:
+    run = root / "results" / name
+    m = run / "metrics"
+    _write(m / "teacher.json", {"arch": "resnet9", "source": teacher_source, "params": 10, "test_accuracy": 0.9})
+    _write(m / "quantize_teacher.json", {"params": 10, "float_accuracy": 0.9, "int8_accuracy": 0.89})
+    for model, stage, a in (("baseline", "baseline", acc), ("student", "distill", acc + 0.02)):
+        _write(m / f"{stage}.json", {"arch": arch, "params": 5, "test_accuracy": a})
+        _write(m / f"quantize_{model}.json", {"params": 5, "float_accuracy": a, "int8_accuracy": a - 0.001})
+    _write(m / "device.json", {"accuracy": acc + 0.019, "samples": 100, "latency_ms_at_80mhz": 1.5})
+    _write(m / "baseline" / "device.json", {"accuracy": acc - 0.001, "samples": 100, "latency_ms_at_80mhz": 1.5})
+    _write(m / "firmware.json", {"flash_used": 1000})
+    _write(run / "stage_times.json", {"teacher": teacher_sec, "baseline": 600, "distill": 900})
+    return run
+
+
+def test_table_rows_per_record_and_a_supplied_teachers_origin(tmp_path, monkeypatch):
+    mod = _module()
+    monkeypatch.chdir(tmp_path)
+    origin = _record(tmp_path, "first", "cnn_small", "train", 3540, 0.75)
+    small = _record(tmp_path, "small", "cnn_small", "results/first/models/teacher.keras", 12, 0.78)
+    r8 = _record(tmp_path, "r8", "resnet8", "results/first/models/teacher.keras", 12, 0.82)
+    rows = mod.table([small, r8]).splitlines()
+    assert len(rows) == 2 + 5  # header, rule, teacher once, two students per record
+    assert rows[2].startswith("| teacher (resnet9)") and rows[2].endswith("| 59 min (in first) |")
+    assert "(resnet8)" in rows[5] and "82.00 %" in rows[5] and "83.90 % (100 images)" in rows[6]
+    assert rows[3].endswith("| 10 min |") and rows[4].endswith("| 15 min |")
+    assert mod.table([origin]).splitlines()[2].endswith("| 59 min |")
