@@ -6,10 +6,13 @@
 # Every grid point lives in its own folder, build/sweep/grid/T{T}-a{alpha}/ (params.yaml with the point's
 # overrides, student.keras, distill.json, student_int8.tflite, quantize.json, dvclive/), and reuses the
 # main pipeline's data/ and models/teacher.keras (and metrics/baseline.json for the reference line),
-# so the points are independent jobs. They carry `threads`/`resources`, so the same targets go to a
-# cluster through an executor plugin without change, e.g.
-#   pip install snakemake-executor-plugin-slurm
-#   snakemake sweep --executor slurm --jobs 30 --default-resources slurm_account=<acct> slurm_partition=<part>
+# so the points are independent jobs. The same targets go to a SLURM cluster unchanged, with the
+# cluster's requests (threads, mem_mb, runtime, retries) in workflow/profiles/slurm/config.yaml:
+#   snakemake sweep --profile workflow/profiles/slurm --jobs 30 \
+#       --default-resources slurm_account=<account> slurm_partition=<partition>
+# (docs/sweeps.md; tests/test_sweep_slurm.py runs it on a local SLURM). A point's files are all
+# declared outputs of its jobs, so a job the scheduler kills (time limit) leaves no partial point:
+# Snakemake deletes the outputs of a failed job.
 # The sweep targets are not part of the default target (`all`): they are not stages of dvc.yaml.
 
 _SWEEP = config.get("sweep") or {}
@@ -25,6 +28,16 @@ _DISTILL_CODE = dvc_code("distill")
 _QUANTIZE_CODE = dvc_code("quantize@student")
 _TEACHER_CODE = dvc_code("teacher")
 _TABLE_CODE = code("src/tinykd/sweep.py", "src/tinykd/sweep_report.py")
+
+# Seconds of work each: run beside Snakemake, not as cluster jobs.
+localrules:
+    sweep_params,
+    sweep_table,
+    sweep,
+    eskd_params,
+    eskd_table,
+    sweep_eskd,
+
 
 wildcard_constraints:
     T=r"[0-9]+(\.[0-9]+)?",
@@ -56,9 +69,6 @@ rule sweep_distill:
         live=directory(f"{GRID}/T{{T}}-a{{alpha}}/dvclive"),
         metrics=f"{GRID}/T{{T}}-a{{alpha}}/distill.json",
     threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=240,
     log:
         f"logs/sweep/grid/T{{T}}-a{{alpha}}/distill.log",
     shell:
@@ -76,9 +86,6 @@ rule sweep_quantize:
         tflite=f"{GRID}/T{{T}}-a{{alpha}}/student_int8.tflite",
         metrics=f"{GRID}/T{{T}}-a{{alpha}}/quantize.json",
     threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
     log:
         f"logs/sweep/grid/T{{T}}-a{{alpha}}/quantize.log",
     shell:
@@ -131,9 +138,6 @@ rule eskd_teacher:
         live=directory(f"{ESKD}/k{{k}}/dvclive_teacher"),
         metrics=f"{ESKD}/k{{k}}/teacher.json",
     threads: 1
-    resources:
-        mem_mb=6000,
-        runtime=720,
     log:
         f"logs/sweep/eskd/k{{k}}/teacher.log",
     shell:
