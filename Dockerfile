@@ -6,7 +6,7 @@
 #
 #   docker build -t tinykd .
 #   docker run --rm tinykd                       # the test suite
-#   docker run --rm -it tinykd bash              # then: . .venv/bin/activate && make repro
+#   docker run --rm -it tinykd bash              # a shell in the checkout; then . .venv/bin/activate
 FROM debian:trixie-slim
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 # What a user has before the README's first command: git (to clone), make, and certificates for
