@@ -234,3 +234,20 @@ def test_standalone_pixels_are_quantized_as_on_the_host(tmp_path, tool_env, mean
     assert (got[:, 1] == host).all()
     assert len(np.unique(host)) > 64, "the calibration should spread the inputs over the int8 range"
 
+
+@pytest.mark.parametrize("args,expect", [
+    (["--standalone", "--input-mean", "1,2"], "--input-mean = [1.0, 2.0] is not allowed; expected 1 value"),
+    (["--standalone", "--input-std", "x"], "--input-std = 'x' is not allowed; expected comma-separated numbers"),
+    (["--standalone", "--input-std", "0"], "--input-std = [0.0] is not allowed"),
+    (["--input-mean", "127.5"], "--input-mean = '127.5' is not allowed; expected no value without --standalone"),
+])
+def test_bad_input_scaling_is_one_line_and_writes_nothing(tmp_path, capsys, args, expect):
+    from tinykd.cli import main
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(small_blob())
+    assert main(["export", str(model), str(tmp_path / "out"), *args]) == 1
+    err = capsys.readouterr().err.strip()
+    assert expect in err and err.count("\n") == 0, err
+    assert not (tmp_path / "out").exists()
+

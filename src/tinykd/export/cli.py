@@ -21,11 +21,21 @@ def _scaling(args: argparse.Namespace):
     from ..errors import ParamError
 
     if not args.standalone:
-        raise ParamError("--input-mean/--input-std", f"{args.input_mean}/{args.input_std}",
-                         "used only with --standalone (the pipeline's firmware gets student.input)")
+        flag, value = (("--input-mean", args.input_mean) if args.input_mean is not None
+                       else ("--input-std", args.input_std))
+        raise ParamError(flag, value, "no value without --standalone (the pipeline's firmware gets student.input)")
     mean = _numbers("--input-mean", args.input_mean) if args.input_mean is not None else DEFAULT_MEAN
     std = _numbers("--input-std", args.input_std) if args.input_std is not None else DEFAULT_STD
     return InputScaling(tuple(mean), tuple(std), key="--input")
+
+
+def _flag_names(exc):
+    """A scaling error names the flag (--input-mean), not the InputScaling key (--input.mean)."""
+    from ..errors import ParamError
+
+    if isinstance(exc, ParamError) and exc.key.startswith("--input."):
+        return ParamError(exc.key.replace("--input.", "--input-"), exc.value, exc.allowed)
+    return exc
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -44,8 +54,13 @@ def _run(args: argparse.Namespace) -> int:
         if not Path(args.model).is_file():
             raise ExportError(f"model file {args.model!r} does not exist")
         require_fit(Path(args.model).name, model_footprint(Path(args.model).read_bytes(), brd), brd)
-    info = export_model(args.model, args.outdir, variants=args.kernels, force=args.force,
-                        standalone=args.standalone, scaling=_scaling(args))
+    from ..errors import ParamError
+
+    try:
+        info = export_model(args.model, args.outdir, variants=args.kernels, force=args.force,
+                            standalone=args.standalone, scaling=_scaling(args))
+    except ParamError as exc:
+        raise _flag_names(exc) from None
     print(f"exported {args.model} -> {args.outdir}: {info['num_layers']} layers, {info['macs']} MACs, "
           f"{info['weight_bytes']} weight bytes, {info['arena_bytes']} arena bytes")
     if args.standalone:
