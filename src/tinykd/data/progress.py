@@ -1,8 +1,8 @@
 """Progress bars for the data's long steps: downloading, reading an archive, decoding images.
 
 They go to stderr only when it is a terminal (tqdm's `disable=None`) and the caller did not pass
-`progress=False`, and they are erased when done (`leave=False`), so logs under DVC, Snakemake or
-CI (not terminals) and every output file are the same with or without them.
+`progress=False`, and they are erased when done (`leave=False`), so a log file or pipe (Snakemake's
+logs, CI) and every output file are the same with or without them.
 """
 from __future__ import annotations
 
