@@ -25,22 +25,22 @@ def main() -> None:
         from tinykd.atomic import atomic_dir, write_json
         from tinykd.device import firmware as fw
 
-        p = P.load(args.params, sections=["firmware", "export", "student"])
+        p = P.load(args.params, sections=["firmware", "student"])
         baud, protocol = P.get(p, "firmware.baud"), P.get(p, "firmware.protocol")
         extra = {}
         if protocol == "mlperf":
             # The MLPerf front-end quantizes the benchmark's uint8 pixels itself: it needs the
             # student's pixel scaling, one table row per channel (firmware/app/mlperf_input.h).
             extra = fw.input_scaling_flags(P.get(p, "student.input"), Path(args.model_dir))
-        board = P.get(p, "export.board")
+        board = P.get(p, "firmware.board")
         fw.check_options(baud, protocol, board, Path(args.firmware_src))
         out = Path(args.out)
         # A fixed staging folder (not a random temp name) keeps the .map reproducible and lets
         # make rebuild incrementally; the output folder is replaced only after a good link.
         staging = out.parent / f".{out.name}.staging"
         elf = fw.make(Path(args.model_dir), staging, baud=baud, protocol=protocol, extra=extra,
-                      firmware_dir=Path(args.firmware_src))
-        report = fw.memory_report(elf, board)
+                      firmware_dir=Path(args.firmware_src), board=board)
+        report = fw.memory_report(elf, board, Path(args.firmware_src))
         info = {
             "protocol": protocol,
             "baud": baud,

@@ -62,7 +62,7 @@ def main() -> None:
                 raise DeviceError(f"{args.flash} has no {QEMU_SEMIHOST_IMAGE} (firmware built before the "
                                   "semihosting flavour existed): rerun the build and flash stages, or set "
                                   "evaluate.transport: uart")
-            ev = E.evaluate_bulk(image=Path(args.flash) / record["semihost_image"], log=log,
+            ev = E.evaluate_bulk(image=Path(args.flash) / record["semihost_image"], log=log, board=record["board"],
                                  timeout_s=max(60.0, 10 * P.get(p, "device.timeout_s")), **common)
         else:
             import sys
@@ -80,7 +80,7 @@ def main() -> None:
 
             with E.open_device(backend=backend, port=port, flash_dir=Path(args.flash),
                                baud=P.get(p, "firmware.baud"), timeout_s=P.get(p, "device.timeout_s"),
-                               retries=P.get(p, "device.retries"), log=log,
+                               retries=P.get(p, "device.retries"), log=log, board=record["board"],
                                chunk_bytes=P.get(p, "device.chunk_bytes"),
                                chunk_retries=P.get(p, "device.chunk_retries")) as link:
                 ev = E.evaluate(link=link, journal=journal, firmware_sha=record["image_sha256"],
@@ -97,7 +97,8 @@ def main() -> None:
         unit = m["latency_unit"]
         print(f"evaluate: {m['samples']} images, accuracy {m['accuracy']:.4f}, bit-exact {m['bit_exact']:.4f}, "
               f"top-1 agreement {m['top1_agreement']:.4f}, median {m[f'latency_{unit}_median']:.0f} {unit} "
-              f"({m['latency_ms_at_80mhz']:.2f} ms at 80 MHz); {(ev.sent if transport == 'uart' else len(ev.results)) / max(ev.wall_s, 1e-9):.1f} "
+              f"({m['latency_ms_at_80mhz']:.2f} ms at 80 MHz); "
+              f"{(ev.sent if transport == 'uart' else len(ev.results)) / max(ev.wall_s, 1e-9):.1f} "
               f"images/s over {transport} ({ev.wall_s:.1f} s)")
         if transport == "uart":
             st = ev.link_stats

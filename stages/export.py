@@ -21,8 +21,8 @@ def main() -> None:
         from tinykd.export import export_model
         from tinykd.export.footprint import board, model_footprint, require_fit
 
-        p = P.load(args.params, sections=["export"])
-        brd = board(p["export"]["board"])
+        p = P.load(args.params, sections=["firmware"])
+        brd = board(P.get(p, "firmware.board"))
         if not Path(args.model).is_file():
             raise ExportError(f"{args.name} model {args.model!r} does not exist")
         blob = Path(args.model).read_bytes()

@@ -31,7 +31,7 @@ def main() -> None:
         except (OSError, ValueError) as exc:
             raise DeviceError(f"cannot read {info_path} ({exc}): run the build stage first") from None
         with atomic_dir(args.out) as tmp:
-            record = flash(backend, Path(args.firmware), tmp, info["model_sha256"])
+            record = flash(backend, Path(args.firmware), tmp, info["model_sha256"], board=info["board"])
             record.update(protocol=info["protocol"], baud=info["baud"])
             write_json(tmp / "flash.json", record)
         print(f"flash: {backend}, image sha256 {record['image_sha256'][:16]}…")

@@ -23,8 +23,8 @@ def main() -> None:
         from tinykd.errors import ExportError
         from tinykd.export.footprint import board, report
 
-        p = P.load(args.params, sections=["export"])
-        brd = board(p["export"]["board"])
+        p = P.load(args.params, sections=["firmware"])
+        brd = board(P.get(p, "firmware.board"))
         blobs = {}
         for name, path in (("student", args.student), ("teacher", args.teacher), ("baseline", args.baseline)):
             if not Path(path).is_file():

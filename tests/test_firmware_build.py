@@ -94,6 +94,37 @@ def test_overflow_stops_with_the_linker_numbers(tmp_path, arena, weights, region
     assert "does not fit" in msg and f"region `{region}' overflowed by" in msg, msg
 
 
+def test_a_board_is_its_description(tmp_path):
+    """A second board folder that differs from the B-L475E-IOT01A only in its board.yaml (64 KB of
+    SRAM1 instead of 96 KB) builds through firmware.board / BOARD=, reports its own limits, and
+    refuses an arena that fits the original board but not this one."""
+    from tinykd.device import board as B
+
+    firmware = tmp_path / "firmware"
+    shutil.copytree(REPO / "firmware", firmware, ignore=shutil.ignore_patterns("build", "*.o"))
+    small = firmware / "boards" / "small"
+    shutil.copytree(firmware / "boards" / B.DEFAULT, small)
+    text = (small / "board.yaml").read_text()
+    assert "sram1_bytes: 98304\n" in text
+    (small / "board.yaml").write_text(text.replace("sram1_bytes: 98304\n", "sram1_bytes: 65536\n"))
+    assert B.names(firmware) == sorted([B.DEFAULT, "small"])
+    assert B.load("small", firmware).limits()["sram1"] == 65536
+    fw.check_options(115200, "tinykd", "small", firmware)
+    with pytest.raises(ParamError, match="firmware.board = 'tiny' .*b_l475e_iot01a | small"):
+        fw.check_options(115200, "tinykd", "tiny", firmware)
+
+    elf = fw.make(stand_in_model(tmp_path / "fits"), tmp_path / "b_small", firmware_dir=firmware, board="small")
+    rep = fw.memory_report(elf, "small", firmware)
+    assert rep["board"] == "small" and rep["sram1_limit"] == 65536 and rep["flash_limit"] == 1 << 20
+
+    over = stand_in_model(tmp_path / "over", arena=80_000)  # 80,000 B: < 96 KB, > 64 KB
+    fw.make(over, tmp_path / "b_default", firmware_dir=firmware)
+    with pytest.raises(DeviceError) as err:
+        fw.make(over, tmp_path / "b_over", firmware_dir=firmware, board="small")
+    msg = str(err.value)
+    assert "does not fit small (flash 1048576 B, SRAM1 65536 B" in msg and "region `SRAM1' overflowed by" in msg, msg
+
+
 def test_bad_options_and_missing_model(tmp_path):
     with pytest.raises(ParamError, match="firmware.protocol"):
         fw.check_options(115200, "modbus")

@@ -174,7 +174,7 @@ def test_every_object_of_the_schema_refuses_unknown_keys():
     ({"evaluate.sample": 50}, "evaluate.sample", "did you mean 'samples'?"),
     ({"device.timeout": 1}, "device.timeout", "did you mean 'timeout_s'?"),
     ({"firmware.buad": 9600}, "firmware.buad", "did you mean 'baud'?"),
-    ({"export.bord": "x"}, "export.bord", "did you mean 'board'?"),
+    ({"firmware.bord": "x"}, "firmware.bord", "did you mean 'board'?"),
     ({"quantise": {"representative_samples": 5}}, "quantise", "did you mean 'quantize'?"),
     ({"teacher.optimiser": "sgd"}, "teacher.optimiser", ""),
 ])

@@ -20,7 +20,6 @@ import numpy as np
 from .errors import DataError, ParamError, TinykdError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".webp", ".tif", ".tiff")
-CORE_HZ_NOMINAL = 80_000_000
 # TFLite's int8 softmax output quantization: the model already gives probabilities.
 SOFTMAX_SCALE, SOFTMAX_ZERO_POINT = 1.0 / 256.0, -128
 
@@ -34,7 +33,7 @@ class Prediction:
     ticks: int
     latency: float           # in `unit`
     unit: str                # cycles (board) or instructions (QEMU)
-    latency_ms: float        # latency at the nominal 80 MHz core clock
+    latency_ms: float        # latency at the board's core clock (HELLO core_hz: 80 MHz here)
     round_trip_ms: float     # host-measured, includes the UART transfer
 
     def line(self) -> str:
@@ -184,7 +183,7 @@ def run(link, frames, names: list[str] | None = None, limit: int = 0, echo=print
         pred = Prediction(source=source, label=label,
                           name=names[label] if names and label < len(names) else f"class {label}",
                           confidence=float(p[label]), ticks=int(r.ticks), latency=float(units),
-                          unit=hello.latency_unit, latency_ms=units / CORE_HZ_NOMINAL * 1e3, round_trip_ms=rtt)
+                          unit=hello.latency_unit, latency_ms=units / hello.core_hz * 1e3, round_trip_ms=rtt)
         echo(pred.line())
         results.append(pred)
         if limit and len(results) >= limit:

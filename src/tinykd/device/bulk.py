@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import DeviceError
 from .protocol import Hello
-from .qemu import MACHINE, check_machine, qemu_binary, stop_process
+from .qemu import check_machine, machine, qemu_binary, stop_process
 
 VERSION = 1
 IN_NAME = "tinykd-bulk.in"
@@ -100,17 +100,18 @@ def parse_output(data: bytes, complete: bool = True) -> OutputFile:
     return OutputFile(hello, records)
 
 
-def qemu_command(binary: str, image: Path) -> list[str]:
+def qemu_command(binary: str, image: Path, qemu_machine: str) -> list[str]:
     # -no-reboot: a fault resets the chip (startup.c), which would restart the run from image 0
     # and rewrite the output file; ending QEMU instead makes it a short output, reported below.
-    return [binary, "-M", MACHINE, "-icount", ICOUNT, "-nographic", "-monitor", "none", "-serial", "null",
+    return [binary, "-M", qemu_machine, "-icount", ICOUNT, "-nographic", "-monitor", "none", "-serial", "null",
             "-no-reboot", "-semihosting-config", "enable=on,target=native", "-kernel", str(image)]
 
 
 class _Shard:
     """One QEMU running the semihost image on a contiguous slice of the inputs, in its own folder."""
 
-    def __init__(self, binary: str, image: Path, inputs: np.ndarray, folder: Path, log: Path | None):
+    def __init__(self, binary: str, image: Path, inputs: np.ndarray, folder: Path, log: Path | None,
+                 qemu_machine: str):
         self.n = len(inputs)
         self.folder = folder
         folder.mkdir()
@@ -118,7 +119,7 @@ class _Shard:
         self.out = folder / OUT_NAME
         self.err = open(folder / "qemu.stderr", "w+b")
         self.log = log
-        self.proc = subprocess.Popen(qemu_command(binary, image), cwd=folder, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(qemu_command(binary, image, qemu_machine), cwd=folder, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.err, start_new_session=True)
         self.record_bytes: int | None = None
         self.hello: Hello | None = None
@@ -198,8 +199,10 @@ def reference_worker(ref, inputs: np.ndarray) -> tuple[list[np.ndarray], Callabl
 def run(image: str | Path, inputs: np.ndarray, *, jobs: int | None = None, progress: bool = True,
         log: str | Path | None = None, work: Callable[[], bool] | None = None,
         timeout_s: float | None = None, on_started: Callable[[list], None] | None = None,
-        on_hello: Callable[[Hello], None] | None = None) -> tuple[Hello, list[tuple[bytes, int]]]:
-    """Run every int8 input through the semihost image on `jobs` QEMU instances (disjoint
+        on_hello: Callable[[Hello], None] | None = None, board: str | None = None
+        ) -> tuple[Hello, list[tuple[bytes, int]]]:
+    """Run every int8 input through the semihost image (built for `board`, None = the default) on
+    `jobs` QEMU instances (disjoint
     contiguous shards); returns the device's HELLO and (output bytes, ticks) per image, in order.
 
     `on_hello` gets the device's HELLO (the output file's header) as soon as it is written, to
@@ -218,7 +221,8 @@ def run(image: str | Path, inputs: np.ndarray, *, jobs: int | None = None, progr
     if len(inputs) == 0:
         raise DeviceError("no input images to evaluate")
     binary = qemu_binary()
-    check_machine(binary)
+    qemu_machine = machine(board) if board else machine()
+    check_machine(binary, qemu_machine)
     jobs = max(1, min(int(jobs or default_jobs()), len(inputs)))
     bounds = np.linspace(0, len(inputs), jobs + 1).round().astype(int)
     tmp = Path(tempfile.mkdtemp(prefix="tinykd-bulk-"))
@@ -228,7 +232,7 @@ def run(image: str | Path, inputs: np.ndarray, *, jobs: int | None = None, progr
     try:
         for k in range(jobs):
             shards.append(_Shard(binary, image, inputs[bounds[k]:bounds[k + 1]], tmp / f"shard{k}",
-                                 Path(log) if log else None))
+                                 Path(log) if log else None, qemu_machine))
         if on_started is not None:
             on_started([s.proc for s in shards])
         shown, last_progress, announced = 0, time.monotonic(), False

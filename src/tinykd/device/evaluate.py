@@ -28,9 +28,6 @@ from ..errors import DataError, DeviceError, ParamError
 from .firmware import sha256_file
 from .protocol import Hello, Link
 
-CORE_HZ_NOMINAL = 80_000_000
-
-
 TRANSPORTS = ("auto", "uart", "semihost")
 
 
@@ -308,9 +305,10 @@ def evaluate(*, link: Link, tflite: Path, data_dir: Path, expected_sha: str, sam
 def evaluate_bulk(*, image: Path, tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int,
                   reflash_hint: str, progress: bool = True, jobs: int | None = None,
                   log: Path | None = None, timeout_s: float | None = 120.0, on_started=None,
-                  scaling=None) -> Evaluation:
+                  scaling=None, board: str | None = None) -> Evaluation:
     """The semihosting transport (QEMU only): every image through `image` (tinykd-semihost.elf) on
-    `jobs` QEMU instances, while this process runs the host reference on the same inputs."""
+    `jobs` QEMU instances (the machine of `board`, None = the default), while this process runs
+    the host reference on the same inputs."""
     from . import bulk
 
     ref, idx, y, inputs = _prepare(tflite, data_dir, expected_sha, samples, seed, scaling)
@@ -318,7 +316,7 @@ def evaluate_bulk(*, image: Path, tflite: Path, data_dir: Path, expected_sha: st
 
     t0 = time.monotonic()
     hello, device = bulk.run(image, inputs, jobs=jobs, progress=progress, log=log, work=work,
-                             timeout_s=timeout_s, on_started=on_started,
+                             timeout_s=timeout_s, on_started=on_started, board=board,
                              on_hello=lambda h: _check_hello(h, inputs, expected_sha, reflash_hint))
     wall = time.monotonic() - t0
     while work():
@@ -337,9 +335,10 @@ def metrics(ev: Evaluation, backend: str, firmware_sha: str, model_sha: str) -> 
     units = np.array([h.ticks_to_units(r.ticks) for r in ev.results], dtype=np.float64)
     median, p95 = float(np.median(units)), float(np.percentile(units, 95))
     unit = h.latency_unit
-    # "ms at 80 MHz": the count as if one per core clock cycle (cycles on the board; under QEMU,
-    # instructions, which makes it a lower bound for the real chip).
-    ms = median / CORE_HZ_NOMINAL * 1e3
+    # "ms at 80 MHz": the count as if one per cycle of the board's core clock (its board.yaml
+    # core_hz, which the firmware reports in HELLO: 80 MHz on the B-L475E-IOT01A). Cycles on the
+    # board; under QEMU, instructions, which makes it a lower bound for the real chip.
+    ms = median / h.core_hz * 1e3
     return {
         "samples": n,
         "accuracy": round(float(np.mean(dev_top1 == labels)), 6),
@@ -397,9 +396,10 @@ def confusion_csv(ev: Evaluation, classes: list[str] | None) -> str:
 @contextlib.contextmanager
 def open_device(*, backend: str, port: str, flash_dir: Path, baud: int, timeout_s: float,
                 retries: int, log: Path | None = None, chunk_bytes: int | None = None,
-                chunk_retries: int | None = None):
+                chunk_retries: int | None = None, board: str | None = None):
     """Yield a Link to the device: `port` if set (whatever is there), else (backend qemu) a QEMU
-    board started on the flashed image. Hardware backends need `port`."""
+    board (the machine of `board`, None = the default) started on the flashed image. Hardware
+    backends need `port`."""
     from .serial_port import open_port
 
     with contextlib.ExitStack() as stack:
@@ -409,8 +409,9 @@ def open_device(*, backend: str, port: str, flash_dir: Path, baud: int, timeout_
             from .flash import QEMU_IMAGE
             from .qemu import QemuBoard
 
-            board = stack.enter_context(QemuBoard(Path(flash_dir) / QEMU_IMAGE, log=log))
-            url = board.url
+            qemu = stack.enter_context(QemuBoard(Path(flash_dir) / QEMU_IMAGE, log=log,
+                                                 **({"board": board} if board else {})))
+            url = qemu.url
         else:
             raise ParamError("device.port", port, f"the board's serial port (e.g. /dev/ttyACM0) or a pyserial "
                              f"URL; device.backend = {backend} flashes real hardware, so evaluate needs it")
@@ -422,10 +423,10 @@ def open_device(*, backend: str, port: str, flash_dir: Path, baud: int, timeout_
         if not port and backend == "qemu":
             def restart():
                 ports[-1].close()
-                board.restart()
-                ports.append(open_port(board.url, baud))
+                qemu.restart()
+                ports.append(open_port(qemu.url, baud))
                 return ports[-1]
 
             link.restart = restart
-            link.board = board
+            link.board = qemu
         yield link

@@ -9,16 +9,14 @@ import subprocess
 from pathlib import Path
 
 from ..errors import DeviceError, ParamError
+from . import board as B
+from .board import FIRMWARE_DIR
 
-REPO = Path(__file__).resolve().parents[3]
-FIRMWARE_DIR = REPO / "firmware"
 TARGET = "tinykd"
 
-# Section → memory it occupies on the B-L475E-IOT01A (see boards/b_l475e_iot01a/link.ld).
-FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
-SRAM1_SECTIONS = (".data", ".bss")
-SRAM2_SECTIONS = (".sram2_bss", ".stack")
-BOARD_LIMITS = {"b_l475e_iot01a": {"flash": 1024 * 1024, "sram1": 96 * 1024, "sram2": 32 * 1024}}
+# Section → memory region it occupies (the link scripts under boards/*/link.ld).
+SECTIONS = {"flash": (".isr_vector", ".text", ".ARM.exidx", ".data"), "sram1": (".data", ".bss"),
+            "sram2": (".sram2_bss", ".stack")}
 PROTOCOLS_GLOB = "frontend_*.c"
 
 
@@ -26,14 +24,13 @@ def protocols(firmware_dir: Path = FIRMWARE_DIR) -> list[str]:
     return sorted(p.stem.removeprefix("frontend_") for p in (Path(firmware_dir) / "app").glob(PROTOCOLS_GLOB))
 
 
-def check_options(baud, protocol: str, board: str = "b_l475e_iot01a", firmware_dir: Path = FIRMWARE_DIR) -> None:
+def check_options(baud, protocol: str, board: str = B.DEFAULT, firmware_dir: Path = FIRMWARE_DIR) -> None:
     if isinstance(baud, bool) or not isinstance(baud, int) or not 1200 <= baud <= 10_000_000:
         raise ParamError("firmware.baud", baud, "an integer number of bits per second, 1200..10000000 "
                          "(115200 for the ST-LINK virtual COM port)")
     if protocol not in protocols(firmware_dir):
         raise ParamError("firmware.protocol", protocol, " | ".join(protocols(firmware_dir)))
-    if board not in BOARD_LIMITS:
-        raise ParamError("export.board", board, " | ".join(sorted(BOARD_LIMITS)))
+    B.load(board, firmware_dir)
 
 
 def input_scaling_flags(value, model_dir: Path, key: str = "student.input") -> dict[str, str]:
@@ -67,7 +64,7 @@ def _tool(name: str) -> str:
 
 def make(model_dir: Path, build_dir: Path, baud: int = 115200, protocol: str = "tinykd",
          profile_layers: bool = False, extra: dict[str, str] | None = None, jobs: int | None = None,
-         firmware_dir: Path = FIRMWARE_DIR) -> Path:
+         firmware_dir: Path = FIRMWARE_DIR, board: str = B.DEFAULT) -> Path:
     """Run firmware/Makefile; returns the .elf. A failed build raises DeviceError carrying the
     Makefile's `error:` lines (for an overflow: the linker's region and byte counts)."""
     _tool("arm-none-eabi-gcc")
@@ -80,7 +77,7 @@ def make(model_dir: Path, build_dir: Path, baud: int = 115200, protocol: str = "
         raise DeviceError(f"{firmware_dir} has no Makefile: expected tinykd's firmware/ folder")
     args = ["make", "-C", str(firmware_dir), f"-j{jobs or os.cpu_count() or 1}",
             f"MODEL_DIR={model_dir}", f"BUILD_DIR={build_dir}", f"BAUD={int(baud)}",
-            f"PROTOCOL={protocol}", f"PROFILE_LAYERS={1 if profile_layers else 0}", "all"]
+            f"BOARD={board}", f"PROTOCOL={protocol}", f"PROFILE_LAYERS={1 if profile_layers else 0}", "all"]
     args += [f"{k}={v}" for k, v in (extra or {}).items()]
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -102,15 +99,11 @@ def section_sizes(elf: Path) -> dict[str, int]:
     return sizes
 
 
-def memory_report(elf: Path, board: str = "b_l475e_iot01a") -> dict:
+def memory_report(elf: Path, board: str = B.DEFAULT, firmware_dir: Path = FIRMWARE_DIR) -> dict:
     """Flash and RAM use of a linked image against the board's limits (bytes)."""
     s = section_sizes(elf)
-    limits = BOARD_LIMITS[board]
-    used = {
-        "flash": sum(s.get(k, 0) for k in FLASH_SECTIONS),
-        "sram1": sum(s.get(k, 0) for k in SRAM1_SECTIONS),
-        "sram2": sum(s.get(k, 0) for k in SRAM2_SECTIONS),
-    }
+    limits = B.load(board, firmware_dir).limits()
+    used = {mem: sum(s.get(k, 0) for k in sections) for mem, sections in SECTIONS.items()}
     report = {
         "board": board,
         "text": s.get(".isr_vector", 0) + s.get(".text", 0) + s.get(".ARM.exidx", 0),

@@ -1,5 +1,6 @@
-"""Putting the firmware on the board: QEMU's virtual flash, or a real B-L475E-IOT01A through its
-ST-LINK with OpenOCD, st-flash (stlink-tools) or pyOCD. Hardware backends program, verify and
+"""Putting the firmware on the board: QEMU's virtual flash, or a real board (the B-L475E-IOT01A)
+through its ST-LINK with OpenOCD, st-flash (stlink-tools) or pyOCD; targets and flash base come
+from the board's description (board.py). Hardware backends program, verify and
 reset; a missing tool or board is one clear DeviceError."""
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import tempfile
 from pathlib import Path
 
 from ..errors import DeviceError, ParamError
+from . import board as B
 from .firmware import sha256_file
 
 BACKENDS = ("qemu", "openocd", "stlink", "pyocd")
-FLASH_BASE = 0x08000000
 QEMU_IMAGE = "flash.elf"  # the virtual board's flash content, inside the flash stage's output
 # The semihosting flavour (bulk evaluation on QEMU only; halts a board without a debugger): built
 # beside tinykd.elf, copied next to the QEMU image, never programmed into hardware.
@@ -26,8 +27,6 @@ INSTALL = {
     "st-info": "apt install stlink-tools",
     "pyocd": "pip install pyocd",
 }
-PYOCD_TARGET = "stm32l475xg"
-
 
 def check_backend(backend: str) -> None:
     if backend not in BACKENDS:
@@ -55,48 +54,48 @@ def _run(cmd: list[str], what: str, timeout_s: float = 180.0) -> str:
     return out
 
 
-def flash_openocd(elf: Path) -> list[str]:
+def flash_openocd(elf: Path, brd: B.Board) -> list[str]:
     openocd = _which("openocd", "openocd")
-    cmd = [openocd, "-f", "interface/stlink.cfg", "-f", "target/stm32l4x.cfg",
+    cmd = [openocd, "-f", "interface/stlink.cfg", "-f", brd.openocd_target,
            "-c", f"program {elf} verify reset exit"]
     _run(cmd, "openocd programming")
-    return ["openocd", "-f", "interface/stlink.cfg", "-f", "target/stm32l4x.cfg", "-c",
-            "program tinykd.elf verify reset exit"]
+    return ["openocd", *cmd[1:-1], "program tinykd.elf verify reset exit"]
 
 
-def flash_stlink(binary: Path) -> list[str]:
+def flash_stlink(binary: Path, brd: B.Board) -> list[str]:
     info = _which("st-info", "stlink")
     flasher = _which("st-flash", "stlink")
     probe = _run([info, "--probe"], "st-info --probe")
     if "Found 0 stlink programmers" in probe or "serial" not in probe.lower():
-        raise DeviceError("st-info --probe found no ST-LINK: connect the board's USB ST-LINK port "
-                          "(CN7 on the B-L475E-IOT01A)")
+        raise DeviceError(f"st-info --probe found no ST-LINK: connect the {brd.name}'s USB ST-LINK port")
     # st-flash reads the image back after writing ("Flash written and verified").
-    out = _run([flasher, "--reset", "write", str(binary), hex(FLASH_BASE)], "st-flash write")
+    out = _run([flasher, "--reset", "write", str(binary), hex(brd.flash_base)], "st-flash write")
     if "verified" not in out.lower():
         raise DeviceError(f"st-flash did not report a verified write:\n{out.strip()[-500:]}")
-    return ["st-flash", "--reset", "write", "tinykd.bin", hex(FLASH_BASE)]
+    return ["st-flash", "--reset", "write", "tinykd.bin", hex(brd.flash_base)]
 
 
-def flash_pyocd(elf: Path, binary: Path) -> list[str]:
+def flash_pyocd(elf: Path, binary: Path, brd: B.Board) -> list[str]:
     pyocd = _which("pyocd", "pyocd")
-    _run([pyocd, "load", "-t", PYOCD_TARGET, str(elf)], "pyocd load")
+    target = brd.pyocd_target
+    _run([pyocd, "load", "-t", target, str(elf)], "pyocd load")
     # pyOCD does not verify by itself: read the flash back and compare.
     with tempfile.TemporaryDirectory() as tmp:
         back = Path(tmp) / "readback.bin"
         size = binary.stat().st_size
-        _run([pyocd, "cmd", "-t", PYOCD_TARGET, "-c", f"savemem {hex(FLASH_BASE)} {size} {back}"],
+        _run([pyocd, "cmd", "-t", target, "-c", f"savemem {hex(brd.flash_base)} {size} {back}"],
              "pyocd read-back")
         if back.read_bytes() != binary.read_bytes():
             raise DeviceError("pyocd: the flash read back differs from tinykd.bin (verify failed)")
-    _run([pyocd, "reset", "-t", PYOCD_TARGET], "pyocd reset")
-    return ["pyocd", "load", "-t", PYOCD_TARGET, "tinykd.elf"]
+    _run([pyocd, "reset", "-t", target], "pyocd reset")
+    return ["pyocd", "load", "-t", target, "tinykd.elf"]
 
 
-def flash(backend: str, firmware_dir: Path, out_dir: Path, model_sha256: str) -> dict:
-    """Flash the build in `firmware_dir` with `backend`; fill `out_dir` (QEMU: the virtual flash
-    image) and return the deterministic flash record."""
+def flash(backend: str, firmware_dir: Path, out_dir: Path, model_sha256: str, board: str = B.DEFAULT) -> dict:
+    """Flash the build in `firmware_dir` (built for `board`) with `backend`; fill `out_dir` (QEMU:
+    the virtual flash image) and return the deterministic flash record."""
     check_backend(backend)
+    brd = B.load(board)
     firmware_dir, out_dir = Path(firmware_dir), Path(out_dir)
     elf, binary = firmware_dir / "tinykd.elf", firmware_dir / "tinykd.bin"
     for f in (elf, binary):
@@ -105,22 +104,22 @@ def flash(backend: str, firmware_dir: Path, out_dir: Path, model_sha256: str) ->
     if backend == "qemu":
         from .qemu import check_machine
 
-        check_machine()
+        check_machine(machine=brd.qemu_machine)
         shutil.copyfile(elf, out_dir / QEMU_IMAGE)
-        command = ["qemu-system-arm", "-M", "b-l475e-iot01a", "-kernel", QEMU_IMAGE]
+        command = ["qemu-system-arm", "-M", brd.qemu_machine, "-kernel", QEMU_IMAGE]
         semihost = firmware_dir / SEMIHOST_BUILD
         if semihost.is_file():
             shutil.copyfile(semihost, out_dir / QEMU_SEMIHOST_IMAGE)
     elif backend == "openocd":
-        command = flash_openocd(elf)
+        command = flash_openocd(elf, brd)
     elif backend == "stlink":
-        command = flash_stlink(binary)
+        command = flash_stlink(binary, brd)
     else:
-        command = flash_pyocd(elf, binary)
+        command = flash_pyocd(elf, binary, brd)
     semihost = out_dir / QEMU_SEMIHOST_IMAGE
     return {
         "backend": backend,
-        "board": "b_l475e_iot01a",
+        "board": brd.key,
         "command": command,
         "image": QEMU_IMAGE if backend == "qemu" else None,
         "semihost_image": QEMU_SEMIHOST_IMAGE if semihost.is_file() else None,

@@ -1,4 +1,5 @@
-"""The emulated board: QEMU's `-M b-l475e-iot01a` with USART1 on a local TCP socket.
+"""The emulated board: QEMU's machine for the board (board.yaml's qemu_machine, the
+B-L475E-IOT01A's `-M b-l475e-iot01a` by default) with USART1 on a local TCP socket.
 
 QEMU is started with `-icount shift=0` (one guest instruction = 1 ns of virtual time, so the
 firmware's SysTick ticks convert to instruction counts and are identical run to run) and
@@ -15,8 +16,8 @@ import time
 from pathlib import Path
 
 from ..errors import DeviceError
+from . import board as B
 
-MACHINE = "b-l475e-iot01a"
 QEMU = "qemu-system-arm"
 
 
@@ -28,11 +29,16 @@ def qemu_binary() -> str:
     return path
 
 
-def check_machine(binary: str | None = None) -> None:
+def machine(board: str = B.DEFAULT) -> str:
+    return B.load(board).qemu_machine
+
+
+def check_machine(binary: str | None = None, machine: str | None = None) -> None:
     binary = binary or qemu_binary()
+    machine = machine or B.load().qemu_machine
     out = subprocess.run([binary, "-machine", "help"], capture_output=True, text=True).stdout
-    if MACHINE not in out:
-        raise DeviceError(f"{binary} has no {MACHINE} machine (it arrived in QEMU 9): "
+    if machine not in out.split():
+        raise DeviceError(f"{binary} has no {machine} machine (the B-L475E-IOT01A's arrived in QEMU 9): "
                           "install a newer qemu-system-arm")
 
 
@@ -59,12 +65,14 @@ class QemuBoard:
     Use as a context manager; `restart()` power-cycles it (a fresh QEMU on the same image).
     """
 
-    def __init__(self, image: str | Path, icount: bool = True, log: str | Path | None = None):
+    def __init__(self, image: str | Path, icount: bool = True, log: str | Path | None = None,
+                 board: str = B.DEFAULT):
         self.image = Path(image)
         if not self.image.is_file():
             raise DeviceError(f"firmware image {self.image} does not exist: run the build and flash stages")
         self.binary = qemu_binary()
-        check_machine(self.binary)
+        self.machine = machine(board)
+        check_machine(self.binary, self.machine)
         self.icount = icount
         self.log = Path(log) if log else None
         self.proc: subprocess.Popen | None = None
@@ -77,7 +85,7 @@ class QemuBoard:
 
     def command(self, port: int) -> list[str]:
         # No -no-reboot: a RESET request (or a fault) must reboot the board, not end QEMU.
-        cmd = [self.binary, "-M", MACHINE, "-nographic", "-monitor", "none",
+        cmd = [self.binary, "-M", self.machine, "-nographic", "-monitor", "none",
                "-kernel", str(self.image), "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
         if self.icount:
             cmd[1:1] = ["-icount", "shift=0"]

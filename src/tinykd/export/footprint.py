@@ -1,17 +1,17 @@
 """Footprint of int8 models against a target board, before any firmware is built.
 
-B-L475E-IOT01A (STM32L475VG): 1 MB flash, SRAM1 96 KB at 0x20000000 and SRAM2 32 KB at
-0x10000000 (not contiguous, so the arena must fit in one region). The firmware link
-script puts the model arena (.bss) in SRAM1 and the stack and I/O buffers in SRAM2, so
-the budgets are:
-  flash: 1 MB minus a 64 KB firmware reserve (vector table, startup, UART protocol, libc
+The board's memories and reserves come from its description (firmware/boards/<board>/board.yaml,
+tinykd.device.board). The arena must fit in one RAM region (SRAM1 and SRAM2 of the
+B-L475E-IOT01A are not contiguous): the link script puts the model arena (.bss) in the
+board's arena_region and the stack and I/O buffers in the other, so the budgets are:
+  flash: flash_bytes minus firmware_flash_reserve (vector table, startup, UART protocol, libc
          pieces and the kernels: all reference kernels are 4.5 KB with arm-none-eabi-gcc
          -Os; the rest of the reserve leaves room for optimized kernels) -> model constants
          (model_data.c, exactly weight_bytes) + generated code (CODE_BYTES_PER_LAYER);
-  SRAM1: 96 KB minus a 4 KB reserve for the firmware's own .data/.bss besides the arena.
+  arena: the arena region minus firmware_ram_reserve for the firmware's own .data/.bss.
 Measured: the firmware with an exported ResNet-8 (reference kernels) uses 89,944 B of
 flash of which 81,472 B are the model's constants, and 50,224 B of SRAM1 of which
-49,152 B are the arena; so the reserves hold with a wide margin.
+49,152 B are the arena; so the B-L475E-IOT01A's reserves hold with a wide margin.
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from .fold import fold_constants, strip_float_io
 from .planner import Buffer, plan
 from .reader import Graph, read_tflite
 
-KB = 1024
 # Generated model.c spends flash on each layer's parameter structs and call: measured
 # 163-170 bytes per layer (cnn_small, ResNet-8; arm-none-eabi-gcc -Os); with margin:
 CODE_BYTES_PER_LAYER = 256
@@ -57,18 +56,13 @@ class Board:
         }
 
 
-BOARDS = {
-    "b_l475e_iot01a": Board("b_l475e_iot01a", 1024 * KB, 64 * KB, "SRAM1",
-                            {"SRAM1": (0x20000000, 96 * KB), "SRAM2": (0x10000000, 32 * KB)}, 4 * KB),
-}
+def board(name: str, param: str = "firmware.board") -> Board:
+    """The footprint budgets of board `name` (a folder under firmware/boards/ with a board.yaml)."""
+    from ..device import board as B
 
-
-def board(name: str) -> Board:
-    from ..errors import ParamError
-
-    if name not in BOARDS:
-        raise ParamError("export.board", name, "one of " + ", ".join(sorted(BOARDS)))
-    return BOARDS[name]
+    d = B.load(name, param=param)
+    return Board(d.key, d.regions["flash"][1], d.firmware_flash_reserve, d.arena_region.upper(),
+                 {r.upper(): d.regions[r] for r in B.REGIONS if r != "flash"}, d.firmware_ram_reserve)
 
 
 def _generic(graph: Graph) -> tuple[int, int, int, int]:
