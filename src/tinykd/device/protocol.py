@@ -343,6 +343,23 @@ class Link:
                 deadline = time.monotonic() + quiet_s
         self._queue.clear()
 
+    def _next_answer(self, deadline: float) -> Frame | None:
+        """The next intact frame before `deadline` (damaged ones are counted and skipped; a BOOT
+        frame is counted as a reboot), or None after a timeout, which is counted and expires
+        every partial frame left in the parser."""
+        while True:
+            frame = self.next_frame(deadline)
+            if frame is None:
+                self.stats.timeouts += 1
+                self._queue.extend(self.parser.expire_all())
+                return None
+            if isinstance(frame, BadFrame):
+                self.stats.bad_frames += 1
+                continue
+            if frame.type == Type.BOOT:
+                self.stats.reboots += 1
+            return frame
+
     def next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFF
         return self._seq
@@ -383,18 +400,12 @@ class Link:
             self.write(encode(type_, seq, payload))
             deadline = t0 + limit
             while True:
-                frame = self.next_frame(deadline)
+                frame = self._next_answer(deadline)
                 if frame is None:
-                    self.stats.timeouts += 1
                     problem = f"no answer within {limit:.3g} s"
-                    self._queue.extend(self.parser.expire_all())
                     break
-                if isinstance(frame, BadFrame):
-                    self.stats.bad_frames += 1
-                    continue
                 if frame.type == Type.BOOT:
                     # The device restarted: whatever it was doing for us is lost.
-                    self.stats.reboots += 1
                     if reboot_reloads:
                         raise _Reload("the device rebooted")
                     problem = "the device rebooted"
@@ -509,17 +520,11 @@ class Link:
         deadline = time.monotonic() + timeout_s
         settled: set[int] = set()
         while True:
-            frame = self.next_frame(deadline)
+            frame = self._next_answer(deadline)
             if frame is None:
-                self.stats.timeouts += 1
                 self._last_load_problem = f"no answer within {timeout_s:.2f} s"
-                self._queue.extend(self.parser.expire_all())
                 break
-            if isinstance(frame, BadFrame):
-                self.stats.bad_frames += 1
-                continue
             if frame.type == Type.BOOT:
-                self.stats.reboots += 1
                 raise _Reload("the device rebooted")
             if frame.type == Type.ERROR and len(frame.payload) >= 3:
                 code, bad_type, bad_seq = frame.payload[:3]
