@@ -43,6 +43,7 @@ EPILOG = """\
 examples:
   tinykd params check params.yaml                  validate params.yaml against the schema
   tinykd export models/student_int8.tflite out/c   generate C for an int8 model
+  tinykd preset run quick                          every stage on a 5,000-image subset, few epochs
   tinykd preset run mnist_kd                       run a course preset as a DVC experiment
   tinykd sweep queue grid -j 2 --wait              queue the temperature x alpha grid
 
