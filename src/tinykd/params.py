@@ -16,10 +16,10 @@ from typing import Any, Iterable
 
 import yaml
 
+from . import dotted
 from .errors import ParamError
 
 SCHEMA_RELPATH = Path("workflow") / "schemas" / "params.schema.yaml"
-_MISSING = object()
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -249,16 +249,12 @@ def load(path: str | os.PathLike = "params.yaml", sections: Iterable[str] = ()) 
     return params
 
 
-def get(params: dict, key: str, default: Any = _MISSING) -> Any:
-    """Dotted lookup: get(p, "kd.alpha")."""
-    node = params
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            if default is _MISSING:
-                raise ParamError(key, None, "this key to be present in params.yaml")
-            return default
-        node = node[part]
-    return node
+def get(params: dict, key: str, default: Any = dotted.MISSING) -> Any:
+    """Dotted lookup: get(p, "kd.alpha") (tinykd.dotted)."""
+    try:
+        return dotted.get(params, key, default)
+    except KeyError:
+        raise ParamError(key, None, "this key to be present in params.yaml") from None
 
 
 # -- `tinykd params check` ----------------------------------------------------------------------

@@ -6,10 +6,10 @@ NAME`, comments kept). Every preset is validated against the params schema befor
 """
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
+from .dotted import assign, cli_value, flatten, merge
 from .errors import ParamError, TinykdError
 
 PRESET_DIR = Path("presets")
@@ -53,29 +53,6 @@ def description(name: str, root: Path | None = None) -> str:
     return " ".join(lines)
 
 
-def flatten(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
-    """{"kd": {"alpha": 0.5}} -> [("kd.alpha", 0.5)] (lists stay values)."""
-    out = []
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out += flatten(value, dotted + ".")
-        else:
-            out.append((dotted, value))
-    return out
-
-
-def merge(base: dict, overlay: dict) -> dict:
-    out = json.loads(json.dumps(base))
-    for key, value in flatten(overlay):
-        node = out
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
-
-
 def merged_params(name: str, params_path: Path = Path("params.yaml"), root: Path | None = None) -> dict:
     """params.yaml with the preset applied, validated (ParamError names a bad key of the preset)."""
     from . import params as P
@@ -89,22 +66,11 @@ def merged_params(name: str, params_path: Path = Path("params.yaml"), root: Path
         raise ParamError(f"{exc.key} (preset {name})", exc.value, exc.allowed) from None
 
 
-def set_value(value) -> str:
-    """A value as `dvc exp run -S key=value` parses it (YAML flow style, so lists and strings round-trip)."""
-    if isinstance(value, str):
-        return json.dumps(value) if value == "" or ":" in value or " " in value else value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ",".join(set_value(v) for v in value) + "]"
-    return str(value)
-
-
 def set_args(name: str, root: Path | None = None, skip_prefixes=("sweep.",)) -> list[str]:
     out = []
     for key, value in flatten(load(name, root)):
         if not key.startswith(tuple(skip_prefixes)):
-            out += ["-S", f"{key}={set_value(value)}"]
+            out += ["-S", f"{key}={cli_value(value)}"]
     return out
 
 
@@ -124,17 +90,7 @@ def apply(name: str, params_path: Path = Path("params.yaml"), root: Path | None 
     ry.preserve_quotes = True
     with open(params_path, encoding="utf-8") as fh:
         doc = ry.load(fh)
-    changed = []
-    for key, value in flatten(load(name, root)):
-        node = doc
-        parts = key.split(".")
-        for part in parts[:-1]:
-            if part not in node:
-                node[part] = {}
-            node = node[part]
-        if node.get(parts[-1]) != value:
-            changed.append(key)
-        node[parts[-1]] = value
+    changed = [key for key, value in flatten(load(name, root)) if assign(doc, key, value)]
     import io
 
     buf = io.StringIO()
@@ -168,7 +124,7 @@ def _cmd_run(args) -> int:
     cmd = exp_command(args.name, queue=args.queue, targets=args.target or (), root=args.root)
     print(" ".join(cmd))
     try:
-        from .sweep import dvc_binary
+        from .dvc_cli import dvc_binary
 
         rc = subprocess.call([dvc_binary(), *cmd[1:]])
     except FileNotFoundError:

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dotted import assign, cli_value, get
+from .dvc_cli import dvc_binary
 from .errors import ParamError, TinykdError
 
 # The grid of the course's exercise: T x alpha.
@@ -59,14 +61,8 @@ class Point:
     def set_args(self) -> list[str]:
         out = []
         for key, value in self.sets:
-            out += ["-S", f"{key}={fmt_value(value)}"]
+            out += ["-S", f"{key}={cli_value(value)}"]
         return out
-
-
-def fmt_value(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}" if value != int(value) else f"{value:.1f}"
-    return str(value)
 
 
 def tag(value: float) -> str:
@@ -114,17 +110,6 @@ def parse_numbers(text: str, key: str) -> list[float]:
 
 
 # -- running dvc -----------------------------------------------------------------------------
-
-def dvc_binary() -> str:
-    """dvc from PATH, else the one installed beside this Python (the venv's)."""
-    import shutil
-
-    found = shutil.which("dvc")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "dvc"
-    return str(beside) if beside.is_file() else "dvc"
-
 
 def _dvc(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     try:
@@ -226,15 +211,6 @@ class Row:
         return {"name": self.name, "rev": self.rev, **self.params, **self.metrics}
 
 
-def _lookup(tree: dict, dotted: str):
-    node = tree
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def _row(name: str, entry: dict, device: bool = False) -> Row | None:
     data = entry.get("data") or {}
     params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
@@ -243,7 +219,7 @@ def _row(name: str, entry: dict, device: bool = False) -> Row | None:
         return None
     row = Row(name=name, rev=(entry.get("rev") or "")[:7])
     for col, key in PARAM_COLUMNS:
-        row.params[col] = _lookup(params, key)
+        row.params[col] = get(params, key, None)
     for col, path, key in METRIC_COLUMNS:
         value = ((metrics.get(path) or {}).get("data") or {}).get(key)
         if col == "device_accuracy" and not device:
@@ -302,7 +278,7 @@ def rows_from_point_dirs(root: Path, teacher_metrics: Path | None = None,
         params = read_yaml(params_file)
         row = Row(name=folder.name, rev="")
         for col, key in PARAM_COLUMNS:
-            row.params[col] = _lookup(params, key)
+            row.params[col] = get(params, key, None)
         files = {"metrics/distill.json": read(folder / "distill.json"),
                  "metrics/quantize_student.json": read(folder / "quantize.json"),
                  "metrics/teacher.json": read(folder / "teacher.json") or shared["metrics/teacher.json"],
@@ -328,16 +304,13 @@ def derive_params(params_path: Path, sets: list[str], out: Path) -> dict:
         if "=" not in item:
             raise ParamError("--set", item, "key=value, e.g. kd.alpha=0.5")
         key, value = item.split("=", 1)
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                raise ParamError(key, value, "a key of an existing params.yaml section")
-            node = node[part]
+        if "." in key and not isinstance(get(raw, key.rsplit(".", 1)[0], None), dict):
+            raise ParamError(key, value, "a key of an existing params.yaml section")
         try:
-            node[parts[-1]] = yaml.safe_load(value)
+            parsed = yaml.safe_load(value)
         except yaml.YAMLError as exc:
             raise ParamError("--set", item, f"key=value with a YAML value ({P.yaml_problem(exc)})") from None
+        assign(raw, key, parsed, create=False)
     P.validate(raw, P.load_schema(P.find_schema(params_path)))
     write_text(out, yaml.safe_dump(raw, sort_keys=False))
     return raw

@@ -23,12 +23,12 @@ def code(*paths):
 
 def param_values(*keys):
     """{key_with_underscores: value} for dotted params.yaml keys; as rule params they trigger reruns."""
+    from tinykd import dotted
+
     out = {}
     for key in keys:
-        node = config
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise WorkflowError(f"params key {key} is not in params.yaml")
-            node = node[part]
-        out[key.replace(".", "__")] = node
+        try:
+            out[key.replace(".", "__")] = dotted.get(config, key)
+        except KeyError:
+            raise WorkflowError(f"params key {key} is not in params.yaml") from None
     return out

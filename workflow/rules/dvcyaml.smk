@@ -18,15 +18,13 @@ _STAGE_KEYS = {"cmd", "deps", "outs", "params", "metrics", "plots", "desc", "met
 
 
 def _lookup(context, name, where):
-    node = context
-    for part in name.replace("[", ".").replace("]", "").split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            raise WorkflowError(f"{DVC_YAML}: {where}: ${{{name}}} is not defined")
-    return node
+    """${a.b[0]} in dvc.yaml: a dotted key (tinykd.dotted) with list indexes."""
+    from tinykd import dotted
+
+    try:
+        return dotted.get(context, name.replace("[", ".").replace("]", ""))
+    except KeyError:
+        raise WorkflowError(f"{DVC_YAML}: {where}: ${{{name}}} is not defined") from None
 
 
 def _text(value, name, where):
