@@ -22,6 +22,7 @@ def main() -> None:
         from tinykd import models, train
         from tinykd.data.scaling import from_params
         from tinykd.model_io import save_keras
+        from tinykd.resume import backup_dir_for
 
         train.seed_everything(p["seed"])
         data, info = train.load_data(args.data)
@@ -30,7 +31,7 @@ def main() -> None:
         with atomic_dir(args.live) as tmp_live:
             train.fit(model, data, epochs=s["epochs"], batch_size=s["batch_size"], learning_rate=s["learning_rate"],
                       augment=s["augment"], seed=p["seed"], live_dir=tmp_live, optimizer_name=s["optimizer"],
-                      scaling=scaling)
+                      scaling=scaling, resume_dir=backup_dir_for(args.model))
             scores = train.evaluate(model, *data["test"], scaling=scaling)
             val = train.evaluate(model, *data["val"], scaling=scaling) if len(data["val"][0]) else {"accuracy": None}
             save_keras(model, args.model)

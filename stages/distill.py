@@ -115,6 +115,7 @@ def main() -> None:
         from tinykd.data.scaling import from_params
         from tinykd.distill import distill
         from tinykd.model_io import load_keras, save_keras
+        from tinykd.resume import backup_dir_for
 
         train.seed_everything(p["seed"])
         data, info = train.load_data(args.data)
@@ -137,7 +138,7 @@ def main() -> None:
                               learning_rate=kd["learning_rate"], augment=kd["augment"], seed=p["seed"],
                               views=kd["views"], optimizer_name=kd["optimizer"], live_dir=tmp_live,
                               on_teacher=lambda acc: warn_weak_teacher(acc, args.baseline_metrics),
-                              teacher_input=t_in, student_input=s_in)
+                              teacher_input=t_in, student_input=s_in, resume_dir=backup_dir_for(args.model))
             save_keras(student, args.model)
         metrics.update({"params": int(student.count_params()), "arch": s["arch"], "alpha": kd["alpha"],
                         "temperature": kd["temperature"], "teacher_outputs": kd["teacher_outputs"]})

@@ -24,6 +24,7 @@ def main() -> None:
         from tinykd import models, train
         from tinykd.data.scaling import from_params
         from tinykd.model_io import ends_in_softmax, save_keras
+        from tinykd.resume import backup_dir_for
         from tinykd.teacher import load_teacher
 
         train.seed_everything(p["seed"])
@@ -35,7 +36,8 @@ def main() -> None:
                 model = models.build(t["arch"], info["shape"], info["num_classes"])
                 train.fit(model, data, epochs=t["epochs"], batch_size=t["batch_size"],
                           learning_rate=t["learning_rate"], augment=t["augment"], seed=p["seed"], live_dir=tmp_live,
-                          optimizer_name=t["optimizer"], scaling=scaling)
+                          optimizer_name=t["optimizer"], scaling=scaling,
+                          resume_dir=backup_dir_for(args.model))
             else:
                 model = load_teacher(t["source"], t["sha256"], info["shape"], info["num_classes"],
                                      base=Path(args.params).resolve().parent)

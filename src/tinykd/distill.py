@@ -200,7 +200,7 @@ def views_dataset(x, y, outputs, params, batch_size: int, seed: int, scaling=Non
 def distill(student, teacher, data: dict, *, alpha: float, temperature: float, teacher_outputs: str,
             epochs: int, batch_size: int, learning_rate: float, augment: bool, seed: int,
             views: int = 8, optimizer_name: str = "adam", live_dir=None, verbose: int = 2,
-            on_teacher=None, teacher_input=None, student_input=None) -> dict:
+            on_teacher=None, teacher_input=None, student_input=None, resume_dir=None) -> dict:
     """Train `student` by distillation; returns test metrics (accuracy, hard/soft/total loss).
 
     `teacher_input` and `student_input` (tinykd.data.scaling.InputScaling, None = pixels / 255)
@@ -215,6 +215,9 @@ def distill(student, teacher, data: dict, *, alpha: float, temperature: float, t
     they are computed once for each of `views` fixed augmented copies of every image and each
     epoch shows one of them (teacher cost paid once, not every epoch); `views: 0` runs the
     teacher on every augmented batch instead.
+
+    With `resume_dir` (see tinykd.resume) a run killed mid-way continues from its last completed
+    epoch when started again with the same settings, teacher and data.
     """
     from . import train as T
     from .data.scaling import PIXELS, resolve
@@ -253,15 +256,16 @@ def distill(student, teacher, data: dict, *, alpha: float, temperature: float, t
         val_ds = T.make_dataset(xv, yv, 512, shuffle=False, augment=False, seed=seed, extra=t_val,
                                 scaling=PIXELS if per_model else s_in)
         val_metrics["teacher_val_accuracy"] = float((t_val.argmax(axis=1) == yv).mean())
-    live = T.open_live(live_dir)
-    callbacks = []
-    if live is not None:
-        from dvclive.keras import DVCLiveCallback
+    resume = None
+    if resume_dir is not None:
+        from . import resume as R
 
-        callbacks.append(DVCLiveCallback(live=live))
-    distiller.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
-    if live is not None:
-        live.end()
+        config = {"distill": [alpha, temperature, teacher_outputs, epochs, batch_size, float(learning_rate),
+                              bool(augment), int(seed), views, optimizer_name],
+                  "scaling": [t_in.as_dict(), s_in.as_dict()]}
+        arrays = [x, y, *(data.get("val") or ()), *(np.asarray(w) for w in t_model.weights)]
+        resume = R.Resume(resume_dir, R.fingerprint(config, distiller.student, arrays), live_dir)
+    T._fit(distiller, train_ds, val_ds, epochs=epochs, live_dir=live_dir, verbose=verbose, resume=resume)
 
     if val_ds is not None:
         val_metrics["val_accuracy"] = T.score(T.predict(student, data["val"][0], scaling=s_in), data["val"][1],

@@ -186,8 +186,9 @@ def optimizer(learning_rate: float, epochs: int, steps_per_epoch: int, name: str
     return keras.optimizers.Adam(schedule)
 
 
-def open_live(live_dir: str | os.PathLike | None):
-    """A DVCLive logger writing into `live_dir` (a declared stage output), not into dvc.yaml."""
+def open_live(live_dir: str | os.PathLike | None, resume: bool = False):
+    """A DVCLive logger writing into `live_dir` (a declared stage output), not into dvc.yaml;
+    with `resume`, continuing the steps already logged there."""
     if live_dir is None:
         return None
     from dvclive import Live
@@ -196,17 +197,24 @@ def open_live(live_dir: str | os.PathLike | None):
     from .errors import TinykdError
 
     try:
-        return Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+        return Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=resume)
     except SCMError as exc:
         # DVCLive reads the current git revision; a repository without commits has none.
         raise TinykdError(f"DVCLive cannot log in this git repository ({exc}); make a first commit") from None
 
 
 def fit(model, data: dict, *, epochs: int, batch_size: int, learning_rate: float, augment: bool,
-        seed: int, live_dir=None, verbose: int = 2, optimizer_name: str = "adam", scaling=None):
+        seed: int, live_dir=None, verbose: int = 2, optimizer_name: str = "adam", scaling=None,
+        resume_dir=None):
     """Train a logits model with cross-entropy on data["train"], validating on data["val"];
-    `scaling` (InputScaling, None = pixels / 255) is how the model takes its pixels."""
+    `scaling` (InputScaling, None = pixels / 255) is how the model takes its pixels.
+
+    With `resume_dir` (see tinykd.resume) the state after each epoch is kept there and a run
+    killed mid-way continues from its last completed epoch when started again with the same
+    settings, to the same final weights as an uninterrupted run."""
     import keras
+
+    from .data.scaling import resolve
 
     x, y = data["train"]
     steps = int(np.ceil(len(x) / batch_size))
@@ -217,15 +225,35 @@ def fit(model, data: dict, *, epochs: int, batch_size: int, learning_rate: float
     val = data.get("val")
     val_ds = (make_dataset(*val, 512, shuffle=False, augment=False, seed=seed, scaling=scaling)
               if val and len(val[0]) else None)
-    live = open_live(live_dir)
+    resume = None
+    if resume_dir is not None:
+        from . import resume as R
+
+        config = {"fit": [epochs, batch_size, float(learning_rate), bool(augment), int(seed), optimizer_name],
+                  "scaling": resolve(scaling).as_dict()}
+        resume = R.Resume(resume_dir, R.fingerprint(config, model, [x, y, *(val or ())]), live_dir)
+    return _fit(model, train_ds, val_ds, epochs=epochs, live_dir=live_dir, verbose=verbose, resume=resume)
+
+
+def _fit(model, train_ds, val_ds, *, epochs: int, live_dir, verbose: int, resume):
+    """model.fit with DVCLive logging and, with `resume` (a tinykd.resume.Resume), the backup."""
+    start = resume.start() if resume is not None else 0
+    if resume is not None:
+        train_ds = resume.track(train_ds)
+    live = open_live(live_dir, resume=start > 0)
     callbacks = []
     if live is not None:
         from dvclive.keras import DVCLiveCallback
 
         callbacks.append(DVCLiveCallback(live=live))
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    if resume is not None:
+        callbacks.append(resume.callback())   # after DVCLive: its copy holds the epoch just logged
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=start,
+                        callbacks=callbacks, verbose=verbose)
     if live is not None:
         live.end()
+    if resume is not None:
+        resume.finish()
     return history
 
 
