@@ -92,6 +92,13 @@ def _build_distiller_class():
         def metrics(self):
             return [self.loss_tracker, self.hard_tracker, self.soft_tracker, self.acc]
 
+        @property
+        def trained_variables(self):
+            """What the training step updates: the student's trainable variables (an online
+            teacher's are tracked too). tinykd.resume builds the optimizer over this list to
+            restore its state, as the first training step would build it."""
+            return self.student.trainable_variables
+
         def call(self, x, training=False):
             return self.student(self._student_x(x), training=training)
 
@@ -122,7 +129,7 @@ def _build_distiller_class():
                                                   teacher_outputs=self.teacher_outputs)
                 reg = tf.add_n(self.student.losses) if self.student.losses else 0.0
                 objective = total + reg
-            variables = self.student.trainable_variables
+            variables = self.trained_variables
             grads = tape.gradient(objective, variables)
             self.optimizer.apply_gradients(zip(grads, variables))
             return self._update(y, z_s, total, hard, soft)

@@ -175,7 +175,9 @@ class Resume:
 
     def _restore(self, model) -> None:
         if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
+            # Over the variables the first training step would build it with (a Distiller's
+            # are the student's only), so that its slots line up with the saved ones.
+            model.optimizer.build(getattr(model, "trained_variables", model.trainable_variables))
         variables = _variables(model)
         saved = [self._state[f"v{i}"] for i in range(len(self._state))]
         if len(saved) != len(variables) or any(tuple(v.shape) != a.shape for v, a in zip(variables, saved)):
