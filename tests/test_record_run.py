@@ -1,7 +1,11 @@
 """scripts/record_run.py table: the README's Results table read from recorded runs."""
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "record_run.py"
 
@@ -45,3 +49,23 @@ def test_table_rows_per_record_and_a_supplied_teachers_origin(tmp_path, monkeypa
     assert "(resnet8)" in rows[5] and "82.00 %" in rows[5] and "83.90 % (100 images)" in rows[6]
     assert rows[3].endswith("| 10 min |") and rows[4].endswith("| 15 min |")
     assert mod.table([origin]).splitlines()[2].endswith("| 59 min |")
+
+
+@pytest.mark.slow
+def test_kd_search_reports_validation_accuracy_reproducibly(trained_project, tool_env, tmp_path):
+    """scripts/kd_search.py: one JSON line per variant, the same line for the same variant (seeded,
+    teacher views cached once), and no test accuracy in what it prints."""
+    script = SCRIPT.parent / "kd_search.py"
+    out = tmp_path / "search.jsonl"
+    variant = {"alpha": 0.3, "temperature": 2.0, "epochs": 1, "views": 2}
+    r = subprocess.run([sys.executable, str(script), "--variants", json.dumps([variant, variant]), "--out", str(out)],
+                       cwd=trained_project, env=tool_env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [json.loads(s) for s in out.read_text().splitlines()]
+    assert len(lines) == 2 and 0.0 <= lines[0]["val_accuracy"] <= 1.0
+    assert lines[0]["val_accuracy"] == lines[1]["val_accuracy"]
+    assert "test" not in r.stdout
+    bad = subprocess.run([sys.executable, str(script), "--variants", '[{"alpah": 0.1}]', "--out", str(out)],
+                         cwd=trained_project, env=tool_env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "variant key 'alpah' is not allowed" in bad.stderr
+    assert len(out.read_text().splitlines()) == 2
