@@ -1,17 +1,26 @@
-"""Instructions per inference on QEMU's B-L475E-IOT01A (`-icount shift=0`): reference kernels
-vs the Cortex-M4 DSP kernels, for the default student (cnn_small) and the MLPerf Tiny ResNet-8,
-with MACs per instruction and a per-layer breakdown.
+"""Instructions per inference on QEMU's B-L475E-IOT01A (`-icount shift=0`), arena bytes, flash
+bytes of the whole firmware image and constant bytes read from flash per inference, side by
+side for three builds of the default student (cnn_small) and the MLPerf Tiny ResNet-8:
+
+- reference: the reference kernels, no fusion (`variants="reference", fuse=False`);
+- previous:  the Cortex-M4 kernels, no residual fusion, int16-packed filters (the layout
+             before issue 18);
+- new:       the Cortex-M4 kernels with the export's defaults (residual fusion, in-place
+             buffers, filter layout "auto": int8 where it costs <= 16 instructions a byte);
+- new-int16 / new-int8: the same with every filter int16 (fastest) / int8 (smallest flash).
 
     python -m bench.cm4_kernels [--models cnn_small resnet8] [--workdir build/bench/cm4]
 
 Models come from the architecture registry with seeded random weights, batch-norm statistics
-and calibration (speed does not depend on the values). Each (model, kernel set) is exported
-with `tinykd export --kernels reference|auto`, built twice with the normal firmware: without
-profiling for the end-to-end count (INFER's ticks) and with PROFILE_LAYERS=1 for the per-layer
-ticks (TINYKD_LAYER_BEGIN/END reading SysTick). Under -icount shift=0 a guest instruction
-takes 1 ns, so a SysTick tick at 80 MHz is 12.5 instructions (the per-layer figures carry that
+and calibration (speed does not depend on the values). Each build is exported with
+`export_model`, built twice with the normal firmware: without profiling for the end-to-end
+count (INFER's ticks) and with PROFILE_LAYERS=1 for the per-layer ticks
+(TINYKD_LAYER_BEGIN/END reading SysTick). Under -icount shift=0 a guest instruction takes
+1 ns, so a SysTick tick at 80 MHz is 12.5 instructions (the per-layer figures carry that
 granularity plus the hooks' own few instructions; the totals come from the unprofiled image).
-The device outputs of both kernel sets are compared byte for byte.
+Flash is the image's .isr_vector + .text + .ARM.exidx + .data; weight bytes read come from
+the kernels' loop structure (tinykd.export.cost). The device outputs of every build are
+compared byte for byte.
 """
 from __future__ import annotations
 
@@ -24,7 +33,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
-SETS = ("reference", "auto")
+# name -> export_model keyword arguments
+CONFIGS = {
+    "reference": {"variants": "reference", "fuse": False},
+    "previous": {"variants": "auto", "fuse": False, "layout": "int16"},
+    "new": {"variants": "auto"},
+    "new-int16": {"variants": "auto", "layout": "int16"},
+    "new-int8": {"variants": "auto", "layout": "int8"},
+}
 
 
 def model_blob(arch: str, cache: Path) -> bytes:
@@ -72,44 +88,57 @@ def run_device(elf: Path, image: bytes, profile: bool) -> dict:
     return {"instructions": unit(res.ticks), "output": res.output, "layers": [unit(t) for t in layers]}
 
 
+def flash_bytes(elf: Path) -> int:
+    from tinykd.device import firmware as fw
+
+    sizes = fw.section_sizes(elf)
+    return sum(sizes.get(k, 0) for k in fw.SECTIONS["flash"])
+
+
 def measure(arch: str, work: Path, jobs: int) -> dict:
     import numpy as np
 
     from tinykd.device import firmware as fw
-    from tinykd.export import export_model
+    from tinykd.export import export_model, load_program
+    from tinykd.export.cost import program_weight_reads, weight_reads
 
     blob = model_blob(arch, work / "models")
     image = np.random.default_rng(1).integers(-128, 128, 32 * 32 * 3, dtype=np.int8).tobytes()
     out = {}
-    for kset in SETS:
-        mdir = work / arch / kset / "model"
-        info = export_model(blob, mdir, variants=kset)
-        plain = run_device(fw.make(mdir, work / arch / kset / "fw", jobs=jobs), image, profile=False)
-        prof = run_device(fw.make(mdir, work / arch / kset / "fw_prof", profile_layers=True, jobs=jobs),
+    for name, kw in CONFIGS.items():
+        mdir = work / arch / name / "model"
+        info = export_model(blob, mdir, **kw)
+        prog = load_program(blob, **kw)
+        elf = fw.make(mdir, work / arch / name / "fw", jobs=jobs)
+        plain = run_device(elf, image, profile=False)
+        prof = run_device(fw.make(mdir, work / arch / name / "fw_prof", profile_layers=True, jobs=jobs),
                           image, profile=True)
         if prof["output"] != plain["output"]:
-            raise SystemExit(f"error: {arch}/{kset}: profiled and plain images disagree")
-        out[kset] = {"info": info, "instructions": plain["instructions"], "layers": prof["layers"],
-                     "output": plain["output"]}
+            raise SystemExit(f"error: {arch}/{name}: profiled and plain images disagree")
+        out[name] = {"info": info, "instructions": plain["instructions"], "layers": prof["layers"],
+                     "output": plain["output"], "flash": flash_bytes(elf), "reads": program_weight_reads(prog),
+                     "layer_reads": [weight_reads(layer) for layer in prog.layers]}
     return out
 
 
 def report(arch: str, r: dict) -> list[str]:
-    ref, cm4 = r["reference"], r["auto"]
-    macs = ref["info"]["macs"]
-    lines = [f"\n## {arch}: {macs:,} MACs, {ref['info']['num_layers']} layers, arena "
-             f"{ref['info']['arena_bytes']:,} B (reference) / {cm4['info']['arena_bytes']:,} B (cortex-m4)",
-             f"device outputs identical (reference vs cortex-m4 kernels): "
-             f"{'yes' if ref['output'] == cm4['output'] else 'NO'}",
+    new = r["new"]
+    info = new["info"]
+    peak = info["arena_peak_layer"]
+    same = all(v["output"] == new["output"] for v in r.values())
+    lines = [f"\n## {arch} (new build): {info['macs']:,} MACs, {info['num_layers']} layers, arena "
+             f"{info['arena_bytes']:,} B, peak at layer {peak} ({info['layers'][peak]['op']})",
+             f"device outputs identical across {', '.join(r)}: {'yes' if same else 'NO'}",
+             *(f"export note: {n}" for n in info["notes"]),
              "",
-             f"{'#':>3} {'op':<18} {'cortex-m4 kernel':<28} {'MACs':>10} {'ref instr':>12} {'cm4 instr':>11} "
-             f"{'MAC/instr':>9} {'share':>6}"]
-    total_cm4_layers = sum(cm4["layers"]) or 1.0
-    for i, layer in enumerate(cm4["info"]["layers"]):
-        ri, ci = ref["layers"][i], cm4["layers"][i]
+             f"{'#':>3} {'op':<12} {'kernel':<28} {'MACs':>10} {'instr':>11} {'MAC/instr':>9} {'share':>6} "
+             f"{'weights read B':>14} filter"]
+    total = sum(new["layers"]) or 1.0
+    for i, layer in enumerate(info["layers"]):
+        ci = new["layers"][i]
         mpi = f"{layer['macs'] / ci:9.2f}" if layer["macs"] and ci else f"{'':>9}"
-        lines.append(f"{i:>3} {layer['op']:<18} {layer['kernel']:<28} {layer['macs']:>10,} {ri:>12,.0f} {ci:>11,.0f} "
-                     f"{mpi} {100 * ci / total_cm4_layers:5.1f}%")
+        lines.append(f"{i:>3} {layer['op']:<12} {layer['kernel']:<28} {layer['macs']:>10,} {ci:>11,.0f} "
+                     f"{mpi} {100 * ci / total:5.1f}% {new['layer_reads'][i]:>14,} {layer['filter_layout'] or ''}")
     return lines
 
 
@@ -121,18 +150,20 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = ap.parse_args(argv)
     results = {arch: measure(arch, args.workdir, args.jobs) for arch in args.models}
-    print("Instructions per inference, QEMU b-l475e-iot01a -icount shift=0 (1 instruction = 1 ns)\n")
-    print(f"{'model':<10} {'MACs':>11} {'reference':>13} {'cortex-m4':>12} {'speed-up':>8} "
-          f"{'MAC/instr ref':>13} {'MAC/instr cm4':>13}")
+    print("QEMU b-l475e-iot01a -icount shift=0 (1 instruction = 1 ns); flash: whole firmware image\n")
+    print(f"{'model':<10} {'build':<10} {'instructions':>13} {'MAC/instr':>9} {'arena B':>9} {'flash B':>9} "
+          f"{'weights read B':>14}")
     for arch, r in results.items():
         macs = r["reference"]["info"]["macs"]
-        ri, ci = r["reference"]["instructions"], r["auto"]["instructions"]
-        print(f"{arch:<10} {macs:>11,} {ri:>13,.0f} {ci:>12,.0f} {ri / ci:>7.2f}x "
-              f"{macs / ri:>13.3f} {macs / ci:>13.3f}")
+        for name, v in r.items():
+            print(f"{arch:<10} {name:<10} {v['instructions']:>13,.0f} {macs / v['instructions']:>9.3f} "
+                  f"{v['info']['arena_bytes']:>9,} {v['flash']:>9,} {v['reads']:>14,}")
     for arch, r in results.items():
         print("\n".join(report(arch, r)))
     if args.json:
         slim = {a: {k: {"instructions": v["instructions"], "layers": v["layers"], "macs": v["info"]["macs"],
+                        "arena_bytes": v["info"]["arena_bytes"], "flash_bytes": v["flash"],
+                        "weight_bytes_read": v["reads"],
                         "kernels": [layer["kernel"] for layer in v["info"]["layers"]]} for k, v in r.items()}
                 for a, r in results.items()}
         args.json.write_text(json.dumps(slim, indent=2, sort_keys=True) + "\n")

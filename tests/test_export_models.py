@@ -104,8 +104,17 @@ def test_resnet8_cortex_m4_memory():
     assert 0 <= prog.peak_layer < len(prog.layers)
     unfused = load_program(blob, variants="auto", fuse=False)
     assert unfused.arena_bytes - prog.arena_bytes >= 8_192, (unfused.arena_bytes, prog.arena_bytes)
-    filters = sum(int(layer.arrays["filter"].nbytes) for layer in prog.layers if "filter" in layer.arrays)
-    assert filters == 154_368, filters   # 2 x (76,720 conv weights + 144 zero RGB pads) + 640 int8 FC weights
+
+    def filters(p):
+        return sum(int(layer.arrays["filter"].nbytes) for layer in p.layers if "filter" in layer.arrays)
+
+    # int16: 2 x (76,720 conv weights + 144 zero RGB pads) + 640 int8 FC weights; int8: 1 x
+    assert filters(load_program(blob, variants="auto", layout="int16")) == 154_368
+    assert filters(load_program(blob, variants="auto", layout="int8")) == 77_504
+    # auto: int8 for the three 8 x 8-output convolutions (18,432 + 36,864 + 2,048 weights)
+    assert filters(prog) == 154_368 - 57_344, filters(prog)
+    assert [n.split(":")[0] for n in prog.notes if "int8 filter" in n] == ["layer 6 (CONV_2D)", "layer 7 (CONV_2D)",
+                                                                          "layer 8 (CONV_2D+ADD)"], prog.notes
 
 
 def test_softmax_ended_student(nn_lib, tmp_path):

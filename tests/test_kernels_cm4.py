@@ -243,15 +243,26 @@ def test_packed_filter_matches_the_c_packing(tmp_path):
                      f"  for (int i = 0; i < {words.size}; ++i) {{ printf(\"%ld \", (long)w[i]); }}\n"
                      "  printf(\"\\n\"); }")
         expect.append(" ".join(str(int(v)) for v in words) + " ")
-    for out_c, in_c in ((5, 4), (16, 16)):   # the 3x3 path's (kx, ky, c) order
-        f = rng.integers(-128, 128, (out_c, 3, 3, in_c), dtype=np.int8)
+    for out_c, k in ((1, 3), (5, 9), (7, 6), (16, 144)):   # the int8 layout of the *_w8 kernels
+        f = rng.integers(-128, 128, (out_c, k), dtype=np.int8)
         vals = ", ".join(str(int(v)) for v in f.ravel())
-        words = K._pack_conv_3x3(SimpleNamespace(arrays={"filter": f}, dims={"filter": f.shape}))["filter"]
+        words = K.pack_filter(f.reshape(out_c, 1, 1, k), int8=True)
+        assert words.size == out_c * K.round4(k) // 4
         lines.append(f"{{ static const int8_t f[] = {{{vals}}}; static int32_t w[{words.size}];\n"
-                     f"  tk_conv2d_3x3_pack_s8_cm4(f, {out_c}, {in_c}, w);\n"
+                     f"  tk_conv2d_pack8_s8_cm4(f, {out_c}, {k}, w);\n"
                      f"  for (int i = 0; i < {words.size}; ++i) {{ printf(\"%ld \", (long)w[i]); }}\n"
                      "  printf(\"\\n\"); }")
         expect.append(" ".join(str(int(v)) for v in words) + " ")
+    for out_c, in_c in ((5, 4), (16, 16), (3, 3)):   # the 3x3 path's (kx, ky, c) order
+        f = rng.integers(-128, 128, (out_c, 3, 3, in_c), dtype=np.int8)
+        vals = ", ".join(str(int(v)) for v in f.ravel())
+        for int8, fn in ((False, "tk_conv2d_3x3_pack_s8_cm4"), (True, "tk_conv2d_3x3_pack8_s8_cm4")):
+            words = K._pack_conv_3x3(SimpleNamespace(arrays={"filter": f}, dims={"filter": f.shape}), int8)["filter"]
+            lines.append(f"{{ static const int8_t f[] = {{{vals}}}; static int32_t w[{words.size}];\n"
+                         f"  {fn}(f, {out_c}, {in_c}, w);\n"
+                         f"  for (int i = 0; i < {words.size}; ++i) {{ printf(\"%ld \", (long)w[i]); }}\n"
+                         "  printf(\"\\n\"); }")
+            expect.append(" ".join(str(int(v)) for v in words) + " ")
     src = tmp_path / "pack.c"
     src.write_text('#include <stdio.h>\n#include "conv2d_pack_s8_cm4.h"\nint main(void) {\n' + "\n".join(lines) +
                    "\nreturn 0; }\n")
@@ -354,6 +365,7 @@ def test_layer_matches_tflite_micro_with_both_kernel_sets(name, builder, kw, per
             print(name, variants, line)
         assert not bad, f"{name} ({variants}): {len(bad)} mismatching bytes"
         chosen = {layer["kernel"] for layer in info["layers"]} | {layer["fused"] for layer in info["layers"]} - {None}
+        chosen = {k.replace("_w8_cm4", "_cm4") for k in chosen}   # either filter layout (layout.py)
         if variants == "auto":
             assert expected <= chosen, chosen
         else:

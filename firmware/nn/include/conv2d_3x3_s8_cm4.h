@@ -37,6 +37,18 @@ tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_qu
                        void *scratch);
 
 /**
+ * tk_conv2d_3x3_s8_cm4 on the int8 filter layout: `packed_filter` as tk_conv2d_3x3_pack8_s8_cm4()
+ * packs it (conv2d_pack_s8_cm4.h), half the flash, widened with SXTB16 in the inner loop.
+ * Same parameters, scratch and result.
+ */
+tk_status tk_conv2d_3x3_s8_w8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
+                       const tk_dims *input_dims, const int8_t *input,
+                       const tk_dims *filter_dims, const int32_t *packed_filter,
+                       const int32_t *bias,
+                       const tk_dims *output_dims, int8_t *output,
+                       void *scratch);
+
+/**
  * Scratch bytes tk_conv2d_3x3_s8_cm4 needs (same parameters): 24 * C_out
  * (requantization table) + 3 * 4 * C_in * E (the window: three rows of E entries, E =
  * 2 * (ceil(W_out / 2) - 1) * stride_w + 3) + 2 * C_out rounded up to a multiple of 4 (the

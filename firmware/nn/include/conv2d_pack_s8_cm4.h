@@ -50,4 +50,16 @@ void tk_conv2d_pack_s8_cm4(const int8_t *filter, int32_t out_c, int32_t k, int32
  */
 void tk_conv2d_3x3_pack_s8_cm4(const int8_t *filter, int32_t out_c, int32_t in_c, int32_t *packed);
 
+/**
+ * The int8 layout of the same filter (the *_w8_cm4 convolutions): the same blocks and groups,
+ * but per group and channel one word holding w(k), w(k+1), w(k+2), w(k+3) as int8 (byte 0
+ * first), which SXTB16 and SXTB16 ROR 8 turn into the even and odd pairs in the inner loop:
+ * half the flash, 4 more instructions per 2 x 2 block and group. out_c * K4 / 4 words.
+ * tinykd/export/kernels_cm4.py:pack_filter(..., int8=True) is the exporter's copy.
+ */
+void tk_conv2d_pack8_s8_cm4(const int8_t *filter, int32_t out_c, int32_t k, int32_t *packed);
+
+/** tk_conv2d_3x3_pack_s8_cm4()'s order in the int8 layout of tk_conv2d_pack8_s8_cm4(). */
+void tk_conv2d_3x3_pack8_s8_cm4(const int8_t *filter, int32_t out_c, int32_t in_c, int32_t *packed);
+
 #endif /* include guard */

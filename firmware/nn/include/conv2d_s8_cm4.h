@@ -36,6 +36,18 @@ tk_status tk_conv2d_s8_cm4(const tk_conv_params *params, const tk_channel_quant 
                        void *scratch);
 
 /**
+ * tk_conv2d_s8_cm4 on the int8 filter layout: `packed_filter` as tk_conv2d_pack8_s8_cm4()
+ * packs it (conv2d_pack_s8_cm4.h), half the flash, widened with SXTB16 in the inner loop.
+ * Same parameters, scratch and result.
+ */
+tk_status tk_conv2d_s8_w8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
+                       const tk_dims *input_dims, const int8_t *input,
+                       const tk_dims *filter_dims, const int32_t *packed_filter,
+                       const int32_t *bias,
+                       const tk_dims *output_dims, int8_t *output,
+                       void *scratch);
+
+/**
  * Scratch bytes tk_conv2d_s8_cm4 needs (same parameters): 24 * C_out
  * (requantization table) + 4 * K4 (two im2col columns) + K4 (the raw int8 receptive field), where
  * K4 = K_h * K_w * C_in rounded up to a multiple of 4.

@@ -22,18 +22,20 @@ from .reader import read_tflite
 __all__ = ["analyze", "export_model", "load_program", "ExportError"]
 
 
-def load_program(blob: bytes, variants: str = "auto", fuse: bool = True) -> Program:
+def load_program(blob: bytes, variants: str = "auto", fuse: bool = True, layout: str = "auto") -> Program:
     """Parse, fold, lower and plan a model; raises ExportError for anything unsupported.
-    fuse: residual CONV_2D -> ADD pairs become one call writing over the shortcut (fuse.py)."""
+    fuse: residual CONV_2D -> ADD pairs become one call writing over the shortcut (fuse.py);
+    layout: the Cortex-M4 convolutions' filter layout, auto | int16 | int8 (layout.py)."""
     graph = read_tflite(blob)
     fold_constants(graph)
     notes = strip_float_io(graph)
     layers = lower(graph)
-    return build_program(graph, layers, variants, notes, fuse)
+    return build_program(graph, layers, variants, notes, fuse, layout)
 
 
 def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = "auto",
-                 force: bool = False, standalone: bool = False, fuse: bool = True, scaling=None) -> dict:
+                 force: bool = False, standalone: bool = False, fuse: bool = True, layout: str = "auto",
+                 scaling=None) -> dict:
     """Write the generated C for `model` (a .tflite path or its bytes) into `outdir`
     atomically; returns the model.json summary. An existing `outdir` not written by tinykd
     is refused (OutputError) unless `force` (see tinykd.atomic.check_output_dir).
@@ -49,7 +51,7 @@ def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = 
         if not path.is_file():
             raise ExportError(f"model file {str(path)!r} does not exist")
         blob = path.read_bytes()
-    prog = load_program(blob, variants, fuse)
+    prog = load_program(blob, variants, fuse, layout)
     if scaling is not None and not standalone:
         raise ExportError("an input scaling is used only by a standalone export (--standalone)")
     outdir = Path(outdir)

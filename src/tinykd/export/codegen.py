@@ -12,6 +12,7 @@ from ..errors import ExportError
 from . import kernels
 from .fuse import band_bytes, fuse_residuals
 from .layers import Layer
+from .layout import choose as choose_layout
 from .planner import Buffer, check, plan
 from .reader import Graph
 
@@ -80,7 +81,8 @@ def _share_in_place(graph: Graph, code: list[Layer], root, parent: dict[int, int
                 break
 
 
-def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", notes=(), fuse: bool = True) -> Program:
+def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", notes=(), fuse: bool = True,
+                  layout: str = "auto") -> Program:
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ExportError(f"model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
                           "exactly one of each is supported")
@@ -123,8 +125,10 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
             if layer.residual is not None:
                 _, _, ow, oc = layer.dims["output"]
                 layer.scratch_bytes += band_bytes(layer.residual["rows"], ow, oc)
-            if layer.kernel.prepare:
-                layer.arrays = layer.kernel.prepare(layer)
+    notes = [*notes, *choose_layout(code, layout)]
+    for layer in code:
+        if layer.kernel is not None and layer.kernel.prepare:
+            layer.arrays = layer.kernel.prepare(layer)
     _share_in_place(graph, code, root, parent)
 
     storage: dict[int, tuple[str, int]] = {}
@@ -498,6 +502,8 @@ def summary(prog: Program, blob: bytes, srcs: list[str]) -> dict:
             "index": pos, "op": layer.op, "op_index": layer.op_index,
             "kernel": layer.kernel.function if layer.kernel else "memcpy",
             "fused": (kernels.RESIDUAL[layer.kernel.variant].function if layer.residual is not None else None),
+            "filter_layout": ("int8" if layer.kernel and layer.kernel.function.endswith("_w8_cm4")
+                              else "int16" if layer.kernel and layer.kernel.prepare else None),
             "input_shapes": [list(t[i].shape) for i in layer.inputs],
             "output_shape": list(t[layer.outputs[0]].shape),
             "macs": int(layer.macs), "weight_bytes": int(layer.weight_bytes),

@@ -8,8 +8,10 @@ the reference kernel is the fallback of every family):
 - conv2d: 1x1 path (1x1 kernel, no padding, C_in % 4 == 0) and 3x3 path (3x3 kernel,
   dilation 1, C_in % 4 == 0 or C_in == 3) at priority 20; the general path (any kernel, stride, padding,
   dilation, C_in) at priority 10; grouped convolutions stay on the reference kernel. The
-  three take their filter packed into int16 pairs at export time (`pack_filter`, the layout
-  of tk_conv2d_pack_s8_cm4): twice the int8 filter's flash, no per-call expansion in RAM.
+  three take their filter packed at export time (`pack_filter`): into int16 pairs
+  (tk_conv2d_pack_s8_cm4, twice the int8 filter's flash, no widening in the loop) or, through
+  their *_w8_cm4 twins (INT8_TWIN), as int8 widened by SXTB16 in the inner loop; layout.py
+  picks the layout per layer.
 - depthwise_conv2d: depth multiplier 1.
 - fully_connected: symmetric int8 weights (filter_offset 0, always the case for TFLite int8).
 - add: every ADD (per-input lookup tables on the stack, 2 KB; no arena scratch).
@@ -34,17 +36,21 @@ def _block(rest: int) -> int:
     return 2 if rest >= 2 else 1
 
 
-def pack_filter(filter_: np.ndarray) -> np.ndarray:
+def pack_filter(filter_: np.ndarray, int8: bool = False) -> np.ndarray:
     """tk_conv2d_pack_s8_cm4() (conv2d_pack_s8_cm4.h): the int8 filter [C_out, K_h, K_w, C_in]
-    as the int32 words of int16 pairs the Cortex-M4 convolutions read from flash."""
+    as the int32 words of int16 pairs the Cortex-M4 convolutions read from flash; int8=True:
+    tk_conv2d_pack8_s8_cm4(), one word of 4 int8 per group and channel (the *_w8 kernels)."""
     out_c = filter_.shape[0]
     rows = filter_.reshape(out_c, -1).astype(np.int32)
     k = rows.shape[1]
     rows = np.pad(rows, ((0, 0), (0, round4(k) - k)))
-    v = rows.reshape(out_c, -1, 4) & 0xFFFF                 # [C_out, groups, 4] as uint16
-    even = v[:, :, 0] | (v[:, :, 2] << 16)
-    odd = v[:, :, 1] | (v[:, :, 3] << 16)
-    words = np.stack([even, odd], axis=-1)                   # [C_out, groups, 2]
+    if int8:
+        words = rows.astype(np.int8).reshape(out_c, -1, 4).view("<u4").reshape(out_c, -1, 1)   # [C_out, groups, 1]
+    else:
+        v = rows.reshape(out_c, -1, 4) & 0xFFFF                 # [C_out, groups, 4] as uint16
+        even = v[:, :, 0] | (v[:, :, 2] << 16)
+        odd = v[:, :, 1] | (v[:, :, 3] << 16)
+        words = np.stack([even, odd], axis=-1)                   # [C_out, groups, 2]
     parts, o0 = [], 0
     while o0 < out_c:
         nb = _block(out_c - o0)
@@ -53,21 +59,29 @@ def pack_filter(filter_: np.ndarray) -> np.ndarray:
     return np.concatenate(parts).astype(np.uint32).view(np.int32)
 
 
-def _pack_conv(layer) -> dict:
+def _pack_conv(layer, int8: bool = False) -> dict:
     arrays = dict(layer.arrays)
-    arrays["filter"] = pack_filter(np.asarray(layer.arrays["filter"]).reshape(layer.dims["filter"]))
+    arrays["filter"] = pack_filter(np.asarray(layer.arrays["filter"]).reshape(layer.dims["filter"]), int8)
     return arrays
 
 
-def _pack_conv_3x3(layer) -> dict:
+def _pack_conv_3x3(layer, int8: bool = False) -> dict:
     """tk_conv2d_3x3_pack_s8_cm4(): the 3x3 path reduces in (kx, ky, c) order, over channels
     padded with zero weights to a multiple of 4."""
     arrays = dict(layer.arrays)
     f = np.asarray(layer.arrays["filter"]).reshape(layer.dims["filter"])
     c = f.shape[3]
     f = np.pad(f, ((0, 0), (0, 0), (0, 0), (0, round4(c) - c)))
-    arrays["filter"] = pack_filter(f.transpose(0, 2, 1, 3))
+    arrays["filter"] = pack_filter(f.transpose(0, 2, 1, 3), int8)
     return arrays
+
+
+def _pack_conv_w8(layer) -> dict:
+    return _pack_conv(layer, True)
+
+
+def _pack_conv_3x3_w8(layer) -> dict:
+    return _pack_conv_3x3(layer, True)
 
 
 def conv_scratch(out_c: int, k: int, extra: int = 0) -> int:
@@ -159,5 +173,15 @@ FULLY_CONNECTED = _cm4("fully_connected", "fully_connected_s8_cm4", 10, _accepts
 ADD = _cm4("add", "add_s8_cm4", 10, _always)
 MAX_POOL = _cm4("max_pool2d", "max_pool2d_s8_cm4", 10, _always)
 VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED, ADD, MAX_POOL)
+
+# The same three convolutions on int8 filters (conv2d_pack_s8_cm4.h, tk_conv2d_pack8_s8_cm4),
+# tk_<name>_w8_cm4:
+# not selected by shape but swapped in per layer by the filter layout choice (layout.py).
+INT8_TWIN = {
+    v.function: KernelVariant(v.family, v.function.replace("_cm4", "_w8_cm4"), v.source, v.header, variant="cortex-m4",
+                              priority=v.priority, accepts=v.accepts, scratch=v.scratch,
+                              scratch_function=v.scratch_function, prepare=prep)
+    for v, prep in ((CONV_1X1, _pack_conv_w8), (CONV_3X3, _pack_conv_3x3_w8), (CONV, _pack_conv_w8))
+}
 RESIDUAL["cortex-m4"] = ResidualWrapper("tk_conv2d_add_s8_cm4", f"{CM4_DIR}/conv2d_add_s8_cm4.c",
                                         "conv2d_add_s8_cm4.h", takes_conv=True)

@@ -182,19 +182,28 @@ static void conv_case(int32_t case_no)
     if (tk_conv2d_s8(&p, &q, &in, g_in, &f, g_filter, bias, &out, g_ref, NULL) != TK_OK) {
         return;
     }
-    tk_conv2d_pack_s8_cm4(g_filter, cout, kh * kw * cin, g_packed);
+    const int is_1x1 = kh == 1 && kw == 1 && ph == 0 && pw == 0 && cin % 4 == 0;
+    const int is_3x3 = kh == 3 && kw == 3 && dil == 1 && (cin % 4 == 0 || cin == 3);
     const struct {
         const char *name;
         conv_fn fn;
         conv_scratch_fn size;
         int ok;
+        int w8;      /* int8 filter layout */
+        int w3x3;    /* the 3x3 path's own reduction order */
     } variants[] = {
-        {"conv2d_s8_cm4", tk_conv2d_s8_cm4, tk_conv2d_s8_cm4_scratch_size, 1},
-        {"conv2d_1x1_s8_cm4", tk_conv2d_1x1_s8_cm4, tk_conv2d_1x1_s8_cm4_scratch_size,
-         kh == 1 && kw == 1 && ph == 0 && pw == 0 && cin % 4 == 0},
-        {"conv2d_3x3_s8_cm4", tk_conv2d_3x3_s8_cm4, tk_conv2d_3x3_s8_cm4_scratch_size,
-         kh == 3 && kw == 3 && dil == 1 && (cin % 4 == 0 || cin == 3)},
+        {"conv2d_s8_cm4", tk_conv2d_s8_cm4, tk_conv2d_s8_cm4_scratch_size, 1, 0, 0},
+        {"conv2d_1x1_s8_cm4", tk_conv2d_1x1_s8_cm4, tk_conv2d_1x1_s8_cm4_scratch_size, is_1x1, 0, 0},
+        {"conv2d_3x3_s8_cm4", tk_conv2d_3x3_s8_cm4, tk_conv2d_3x3_s8_cm4_scratch_size, is_3x3, 0, 1},
+        {"conv2d_s8_w8_cm4", tk_conv2d_s8_w8_cm4, tk_conv2d_s8_cm4_scratch_size, 1, 1, 0},
+        {"conv2d_1x1_s8_w8_cm4", tk_conv2d_1x1_s8_w8_cm4, tk_conv2d_1x1_s8_cm4_scratch_size, is_1x1, 1, 0},
+        {"conv2d_3x3_s8_w8_cm4", tk_conv2d_3x3_s8_w8_cm4, tk_conv2d_3x3_s8_cm4_scratch_size, is_3x3, 1, 1},
     };
+#define PACK_FOR(v)                                                                                    \
+    (variants[v].w3x3 ? (variants[v].w8 ? tk_conv2d_3x3_pack8_s8_cm4 : tk_conv2d_3x3_pack_s8_cm4)(       \
+                            g_filter, cout, cin, g_packed)                                              \
+                      : (variants[v].w8 ? tk_conv2d_pack8_s8_cm4 : tk_conv2d_pack_s8_cm4)(              \
+                            g_filter, cout, kh * kw * cin, g_packed))
     for (unsigned v = 0; v < sizeof variants / sizeof variants[0]; ++v) {
         if (!variants[v].ok) {
             continue;
@@ -203,9 +212,7 @@ static void conv_case(int32_t case_no)
         if (need > MAX_SCRATCH) {
             continue;
         }
-        if (v == 2) {   /* the 3x3 path's own reduction order */
-            tk_conv2d_3x3_pack_s8_cm4(g_filter, cout, cin, g_packed);
-        }
+        PACK_FOR(v);
         memset(g_scratch, 0xA5, (size_t)need);
         memset(g_out, 0x5A, (size_t)n_out);
         compare(variants[v].name, n_out,
@@ -235,11 +242,7 @@ static void conv_case(int32_t case_no)
         if (!variants[v].ok || band + variants[v].size(&p, &in, &f, &out) > MAX_SCRATCH) {
             continue;
         }
-        if (v == 2) {
-            tk_conv2d_3x3_pack_s8_cm4(g_filter, cout, cin, g_packed);
-        } else {
-            tk_conv2d_pack_s8_cm4(g_filter, cout, kh * kw * cin, g_packed);
-        }
+        PACK_FOR(v);
         memset(g_scratch, 0xA5, (size_t)(band + variants[v].size(&p, &in, &f, &out)));
         memcpy(g_out, g_short, (size_t)n_out);
         compare("conv2d_add_s8_cm4", n_out,
@@ -247,6 +250,7 @@ static void conv_case(int32_t case_no)
                                      &res, g_out),
                 case_no);
     }
+#undef PACK_FOR
 }
 
 static void dw_case(int32_t case_no)

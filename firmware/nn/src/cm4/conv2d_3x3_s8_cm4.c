@@ -148,12 +148,14 @@ int32_t tk_conv2d_3x3_s8_cm4_scratch_size(const tk_conv_params *params, const tk
            ((2 * output_dims->c + 3) & ~3);
 }
 
-tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
+/* Inlined into both entry points: the filter layout `w8` is a constant in each. */
+TK_INLINE tk_status run(const tk_conv_params *params, const tk_channel_quant *quant,
                                const tk_dims *input_dims, const int8_t *input,
                                const tk_dims *filter_dims, const int32_t *packed_filter,
                                const int32_t *bias,
                                const tk_dims *output_dims, int8_t *output,
-                               void *scratch)
+                               void *scratch,
+                     int32_t w8)
 {
     const tk_status st = tk_cm4_conv_check(params, input_dims, filter_dims, output_dims, scratch);
     if (st != TK_OK) {
@@ -171,6 +173,7 @@ tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_qu
     tk_cm4_gemm g;
     int32_t *window = (int32_t *)(void *)tk_cm4_conv_setup(&g, params, quant, &gemm_filter, packed_filter, bias,
                                                            output_dims, output, scratch, 0);
+    g.w8 = w8;
     const int32_t entries = window_entries(out_w, params->stride_w);
     int8_t *tail = (int8_t *)(window + window_words(params, input_dims, output_dims));
     const int32_t offset2 = tk_cm4_offset2(params->input_offset);
@@ -212,4 +215,24 @@ tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_qu
         }
     }
     return TK_OK;
+}
+
+tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
+                               const tk_dims *input_dims, const int8_t *input,
+                               const tk_dims *filter_dims, const int32_t *packed_filter,
+                               const int32_t *bias,
+                               const tk_dims *output_dims, int8_t *output,
+                               void *scratch)
+{
+    return run(params, quant, input_dims, input, filter_dims, packed_filter, bias, output_dims, output, scratch, 0);
+}
+
+tk_status tk_conv2d_3x3_s8_w8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
+                               const tk_dims *input_dims, const int8_t *input,
+                               const tk_dims *filter_dims, const int32_t *packed_filter,
+                               const int32_t *bias,
+                               const tk_dims *output_dims, int8_t *output,
+                               void *scratch)
+{
+    return run(params, quant, input_dims, input, filter_dims, packed_filter, bias, output_dims, output, scratch, 1);
 }

@@ -25,7 +25,7 @@ static int8_t element(const int8_t *row, int32_t r, int32_t in_c_3x3)
     return c < in_c_3x3 ? row[((tap % 3) * 3 + tap / 3) * in_c_3x3 + c] : 0;
 }
 
-static void pack(const int8_t *filter, int32_t out_c, int32_t k, int32_t *packed, int32_t in_c_3x3)
+static void pack(const int8_t *filter, int32_t out_c, int32_t k, int32_t *packed, int32_t in_c_3x3, int32_t w8)
 {
     const int32_t row_len = in_c_3x3 ? 9 * in_c_3x3 : k;   /* int8 per channel in `filter` */
     const int32_t groups = (k + 3) / 4;
@@ -38,6 +38,11 @@ static void pack(const int8_t *filter, int32_t out_c, int32_t k, int32_t *packed
                 for (int32_t t = 0; t < 4; ++t) {
                     v[t] = 4 * g + t < k ? element(row, 4 * g + t, in_c_3x3) : 0;
                 }
+                if (w8) {   /* the four int8 as they are: SXTB16 (ROR 8) makes even/odd */
+                    *packed++ = (int32_t)((uint32_t)(uint8_t)v[0] | (uint32_t)(uint8_t)v[1] << 8 |
+                                          (uint32_t)(uint8_t)v[2] << 16 | (uint32_t)(uint8_t)v[3] << 24);
+                    continue;
+                }
                 *packed++ = pair16(v[0], v[2]);
                 *packed++ = pair16(v[1], v[3]);
             }
@@ -48,10 +53,20 @@ static void pack(const int8_t *filter, int32_t out_c, int32_t k, int32_t *packed
 
 void tk_conv2d_pack_s8_cm4(const int8_t *filter, int32_t out_c, int32_t k, int32_t *packed)
 {
-    pack(filter, out_c, k, packed, 0);
+    pack(filter, out_c, k, packed, 0, 0);
+}
+
+void tk_conv2d_pack8_s8_cm4(const int8_t *filter, int32_t out_c, int32_t k, int32_t *packed)
+{
+    pack(filter, out_c, k, packed, 0, 1);
+}
+
+void tk_conv2d_3x3_pack8_s8_cm4(const int8_t *filter, int32_t out_c, int32_t in_c, int32_t *packed)
+{
+    pack(filter, out_c, 9 * ((in_c + 3) & ~3), packed, in_c, 1);
 }
 
 void tk_conv2d_3x3_pack_s8_cm4(const int8_t *filter, int32_t out_c, int32_t in_c, int32_t *packed)
 {
-    pack(filter, out_c, 9 * ((in_c + 3) & ~3), packed, in_c);
+    pack(filter, out_c, 9 * ((in_c + 3) & ~3), packed, in_c, 0);
 }

@@ -85,12 +85,14 @@ int32_t tk_conv2d_s8_cm4_scratch_size(const tk_conv_params *params, const tk_dim
     return tk_cm4_conv_scratch(output_dims->c, k, tk_cm4_round4(k));
 }
 
-tk_status tk_conv2d_s8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
+/* Inlined into both entry points: the filter layout `w8` is a constant in each. */
+TK_INLINE tk_status run(const tk_conv_params *params, const tk_channel_quant *quant,
                            const tk_dims *input_dims, const int8_t *input,
                            const tk_dims *filter_dims, const int32_t *packed_filter,
                            const int32_t *bias,
                            const tk_dims *output_dims, int8_t *output,
-                           void *scratch)
+                           void *scratch,
+                     int32_t w8)
 {
     const tk_status st = tk_cm4_conv_check(params, input_dims, filter_dims, output_dims, scratch);
     if (st != TK_OK) {
@@ -99,8 +101,29 @@ tk_status tk_conv2d_s8_cm4(const tk_conv_params *params, const tk_channel_quant 
     tk_cm4_gemm g;
     uint8_t *spare = tk_cm4_conv_setup(&g, params, quant, filter_dims, packed_filter, bias, output_dims,
                                        output, scratch, 1);
+    g.w8 = w8;
     gather_ctx ctx = {params, input_dims, filter_dims, output_dims->h, output_dims->w, input,
                       (int8_t *)spare, tk_cm4_round4(g.k), tk_cm4_offset2(params->input_offset)};
     tk_cm4_gemm_run(&g, gather_general, &ctx);
     return TK_OK;
+}
+
+tk_status tk_conv2d_s8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
+                           const tk_dims *input_dims, const int8_t *input,
+                           const tk_dims *filter_dims, const int32_t *packed_filter,
+                           const int32_t *bias,
+                           const tk_dims *output_dims, int8_t *output,
+                           void *scratch)
+{
+    return run(params, quant, input_dims, input, filter_dims, packed_filter, bias, output_dims, output, scratch, 0);
+}
+
+tk_status tk_conv2d_s8_w8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
+                           const tk_dims *input_dims, const int8_t *input,
+                           const tk_dims *filter_dims, const int32_t *packed_filter,
+                           const int32_t *bias,
+                           const tk_dims *output_dims, int8_t *output,
+                           void *scratch)
+{
+    return run(params, quant, input_dims, input, filter_dims, packed_filter, bias, output_dims, output, scratch, 1);
 }
