@@ -53,7 +53,8 @@ class FakeLink:
     def wait_ready(self, timeout_s):
         return SimpleNamespace(input_shape=(1, 4, 4, 1), output_bytes=3, input_scale=1 / 255, input_zero_point=-128,
                                output_scale=0.1, output_zero_point=0, board="fake", model_sha256="ab" * 32,
-                               latency_unit="cycles", emulated=False, ticks_to_units=lambda t: float(t))
+                               latency_unit="cycles", emulated=False, ticks_to_units=lambda t: float(t),
+                               core_hz=80_000_000)
 
     def infer(self, data):
         self.sent.append(data)
