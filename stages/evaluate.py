@@ -78,11 +78,13 @@ def main() -> None:
                 elif jr.why_new:
                     print(f"evaluate: {jr.path} was {jr.why_new}: starting over", file=sys.stderr)
 
-            with E.open_device(backend=backend, port=port, flash_dir=Path(args.flash),
-                               baud=P.get(p, "firmware.baud"), timeout_s=P.get(p, "device.timeout_s"),
-                               retries=P.get(p, "device.retries"), log=log, board=record["board"],
-                               chunk_bytes=P.get(p, "device.chunk_bytes"),
-                               chunk_retries=P.get(p, "device.chunk_retries")) as link:
+            from tinykd.device.connect import flashed_image, open_device
+
+            with open_device(port=port, image=flashed_image(backend, port, Path(args.flash)),
+                             baud=P.get(p, "firmware.baud"), timeout_s=P.get(p, "device.timeout_s"),
+                             retries=P.get(p, "device.retries"), log=log, board=record["board"],
+                             chunk_bytes=P.get(p, "device.chunk_bytes"),
+                             chunk_retries=P.get(p, "device.chunk_retries")) as link:
                 ev = E.evaluate(link=link, journal=journal, firmware_sha=record["image_sha256"],
                                 max_failed=P.get(p, "device.max_failed_images"), on_journal=said_journal,
                                 on_failure=lambda k, msg: print(f"evaluate: {msg}", file=sys.stderr), **common)

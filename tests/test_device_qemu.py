@@ -357,7 +357,8 @@ def test_device_reset_mid_run_loses_and_miscounts_nothing(device, pipe):
 def test_qemu_killed_mid_run_is_restarted_and_nothing_is_lost(device, pipe):
     """Power loss: the QEMU that evaluate started is killed in the middle of a run; evaluate
     starts it again on the same flash image and resends the image in flight."""
-    from tinykd.device.evaluate import open_device, run_images
+    from tinykd.device.connect import open_device
+    from tinykd.device.evaluate import run_images
 
     inputs = np.stack([np.frombuffer(x, dtype=np.int8) for x in device["inputs"]])
     killed = []
@@ -368,8 +369,7 @@ def test_qemu_killed_mid_run_is_restarted_and_nothing_is_lost(device, pipe):
             link.board.proc.kill()
             link.board.proc.wait()
 
-    with open_device(backend="qemu", port="", flash_dir=pipe["w"] / "flash", baud=115200, timeout_s=3.0,
-                     retries=2) as link:
+    with open_device(image=pipe["w"] / "flash" / "flash.elf", baud=115200, timeout_s=3.0, retries=2) as link:
         hello = link.wait_ready(15)
         got = run_images(link, hello, inputs, hello.model_sha256, "reflash", progress=False, on_image=kill_once)
         assert killed and link.board.proc.pid != killed[0] and link.board.alive()

@@ -208,7 +208,7 @@ def _settings(params_path: Path) -> dict:
 
 
 def _cmd(args) -> int:
-    from .device.evaluate import open_device
+    from .device.connect import flashed_image, open_device
 
     if (args.folder is None) == (args.camera is None):
         raise ParamError("source", "both" if args.folder else "none", "exactly one of --folder DIR or --camera [N]")
@@ -219,7 +219,7 @@ def _cmd(args) -> int:
     port = args.port if args.port is not None else s["port"]
     frames = folder_frames(Path(args.folder), loop=args.loop) if args.folder is not None else camera_frames(args.camera)
     names = class_names(Path(args.dataset)) if args.dataset else None
-    with open_device(backend=s["backend"], port=port, flash_dir=Path(args.flash),
+    with open_device(port=port, image=flashed_image(s["backend"], port, Path(args.flash)),
                      baud=args.baud or s["baud"], timeout_s=s["timeout_s"], retries=s["retries"]) as link:
         try:
             run(link, frames, names, limit=args.limit, scaling=scaling)

@@ -7,29 +7,19 @@
 """
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
 from ..errors import ParamError
 
 
-@contextlib.contextmanager
 def _link(args):
-    from .protocol import Link
-    from .serial_port import open_port
+    from .connect import open_device
 
     if bool(args.port) == bool(args.elf):
         raise ParamError("--port/--elf", args.port or args.elf, "exactly one of --port URL or --elf FIRMWARE.elf")
-    with contextlib.ExitStack() as stack:
-        url = args.port
-        if args.elf:
-            from .qemu import QemuBoard
-
-            url = stack.enter_context(QemuBoard(args.elf)).url
-        ser = open_port(url, args.baud)
-        stack.callback(ser.close)
-        yield Link(ser, timeout_s=args.timeout, retries=1)
+    return open_device(port=args.port, image=Path(args.elf) if args.elf else None, baud=args.baud,
+                       timeout_s=args.timeout, retries=1)
 
 
 def _hello(args) -> int:

@@ -14,7 +14,6 @@ same input bytes.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -391,42 +390,3 @@ def confusion_csv(ev: Evaluation, classes: list[str] | None) -> str:
     for r in ev.results:
         w.writerow([name(r.label), name(int(np.argmax(r.device)))])
     return buf.getvalue()
-
-
-@contextlib.contextmanager
-def open_device(*, backend: str, port: str, flash_dir: Path, baud: int, timeout_s: float,
-                retries: int, log: Path | None = None, chunk_bytes: int | None = None,
-                chunk_retries: int | None = None, board: str | None = None):
-    """Yield a Link to the device: `port` if set (whatever is there), else (backend qemu) a QEMU
-    board (the machine of `board`, None = the default) started on the flashed image. Hardware
-    backends need `port`."""
-    from .serial_port import open_port
-
-    with contextlib.ExitStack() as stack:
-        if port:
-            url = port
-        elif backend == "qemu":
-            from .flash import QEMU_IMAGE
-            from .qemu import QemuBoard
-
-            qemu = stack.enter_context(QemuBoard(Path(flash_dir) / QEMU_IMAGE, log=log,
-                                                 **({"board": board} if board else {})))
-            url = qemu.url
-        else:
-            raise ParamError("device.port", port, f"the board's serial port (e.g. /dev/ttyACM0) or a pyserial "
-                             f"URL; device.backend = {backend} flashes real hardware, so evaluate needs it")
-        ports = [open_port(url, baud)]
-        stack.callback(lambda: ports[-1].close())
-        chunking = {k: v for k, v in (("chunk_bytes", chunk_bytes), ("chunk_retries", chunk_retries))
-                    if v is not None}
-        link = Link(ports[0], timeout_s=timeout_s, retries=retries, **chunking)
-        if not port and backend == "qemu":
-            def restart():
-                ports[-1].close()
-                qemu.restart()
-                ports.append(open_port(qemu.url, baud))
-                return ports[-1]
-
-            link.restart = restart
-            link.board = qemu
-        yield link

@@ -77,34 +77,17 @@ def qemu_board(elf: str | Path):
     the board does not idle while it infers."""
     from ..device.qemu import QemuBoard
 
-    class _Board(QemuBoard):
-        def command(self, port: int) -> list[str]:
-            cmd = super().command(port)
-            if "-icount" in cmd:
-                i = cmd.index("-icount") + 1
-                if "sleep=" not in cmd[i]:
-                    cmd[i] += ",sleep=off"
-            return cmd
-
-    return _Board(elf)
+    return QemuBoard(elf, sleep=False)
 
 
 @contextlib.contextmanager
 def open_device(port: str | None, elf: str | None, baud: int, timeout_s: float = 10.0):
-    """Yield (Device, virtual_time) for a port/URL, or for a QEMU board running `elf`."""
-    import serial
+    """Yield (Device, virtual_time) for a port/URL, or for a QEMU board running `elf` (-icount
+    sleep=off, see qemu_board)."""
+    from ..device.connect import connect
 
-    with contextlib.ExitStack() as stack:
-        virtual = False
-        if elf is not None:
-            board = stack.enter_context(qemu_board(elf))
-            port, virtual = board.url, True
-        try:
-            link = serial.serial_for_url(port, baudrate=baud, timeout=0.05)
-        except (serial.SerialException, ValueError) as exc:
-            raise DeviceError(f"cannot open {port}: {exc}") from None
-        stack.callback(link.close)
-        yield Device(link, timeout_s=timeout_s), virtual
+    with connect(port or "", Path(elf) if elf is not None else None, baud=baud, sleep=False) as conn:
+        yield Device(conn.port, timeout_s=timeout_s), elf is not None
 
 
 def _scaling(params_path: Path):
