@@ -8,9 +8,9 @@
 #   scripts/slurm-local.sh down [DIR]    stop the daemons `up` started, by the pids it recorded
 #
 # DIR (default .slurm-local, or $SLURM_LOCAL_DIR) holds everything: configs, the munge key, the
-# database, logs, pid files. Nothing outside it is written or started: the daemons have their own
-# sockets and ports (26817-26820, base from $SLURM_LOCAL_PORT), so a system SLURM, munge or MariaDB
-# is left alone. The node is this machine as `slurmd -C` sees it (its real CPUs and memory); the
+# database, logs, pid files. Outside it only /etc/slurm/slurm.conf is written, as a link to DIR's
+# (see `up`), and only where no other SLURM has one; the daemons have their own sockets and ports
+# (26817-26820, base from $SLURM_LOCAL_PORT), so a system munge or MariaDB is left alone. The node is this machine as `slurmd -C` sees it (its real CPUs and memory); the
 # cluster has accounting (slurmdbd), which the Snakemake plugin needs (it asks `sacct` for job
 # states), and one account, `tinykd`, with the calling user in it. Every daemon runs under
 # `nice -n 19 ionice -c3`, and so do the jobs (they inherit slurmd's priority).
@@ -102,6 +102,8 @@ AccountingStoragePort=$DBD_PORT
 AccountingStoragePass=$dir/run/munge.socket
 # As on a real cluster: a job must name an account the user is in.
 AccountingStorageEnforce=associations
+# sacct shows a job's comment, where the Snakemake plugin names the rule and wildcards.
+AccountingStoreFlags=job_comment
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU_Memory
 SchedulerType=sched/backfill
@@ -156,6 +158,16 @@ up() {
   [ -s "$dir/etc/munge.key" ] || { head -c 1024 /dev/urandom > "$dir/etc/munge.key"; chmod 400 "$dir/etc/munge.key"; }
   [ -s "$dir/etc/db.pass" ] || { head -c 18 /dev/urandom | base64 | tr -dc A-Za-z0-9 > "$dir/etc/db.pass"; chmod 600 "$dir/etc/db.pass"; }
   write_configs
+  # The Snakemake jobstep plugin removes SLURM_CONF from the environment of the `srun` it starts
+  # inside each job, so srun reads the default /etc/slurm/slurm.conf: that is made a link to ours
+  # (and removed by `down`), unless another SLURM's file is there.
+  if [ -e /etc/slurm/slurm.conf ] || [ -L /etc/slurm/slurm.conf ]; then
+    [ "$(readlink /etc/slurm/slurm.conf)" = "$dir/etc/slurm.conf" ] \
+      || die "/etc/slurm/slurm.conf belongs to another SLURM (jobs started by Snakemake would read it); stop that cluster or move the file"
+  else
+    mkdir -p /etc/slurm
+    ln -s "$dir/etc/slurm.conf" /etc/slurm/slurm.conf
+  fi
 
   step munged
   "${LOW[@]}" munged --force --key-file="$dir/etc/munge.key" --socket="$dir/run/munge.socket" \
@@ -210,6 +222,7 @@ env_lines() {
 
 down() {
   [ -d "$dir/run" ] || die "$dir/run does not exist: nothing was started there"
+  dir=$(cd "$dir" && pwd)
   local name prog pid i stopped=()
   export SLURM_CONF=$dir/etc/slurm.conf PATH="$PATH:/usr/sbin"
   # Jobs first: their slurmstepd processes would outlive slurmd.
@@ -229,6 +242,7 @@ down() {
     fi
     stopped+=("$name:$pid")
   done
+  [ "$(readlink /etc/slurm/slurm.conf 2>/dev/null)" = "$dir/etc/slurm.conf" ] && rm /etc/slurm/slurm.conf
   echo "slurm-local: stopped ${stopped[*]:-nothing (none of its daemons was running)}"
 }
 

@@ -63,3 +63,16 @@ def trained_project(tmp_path_factory, mnist_dir, tool_env):
         tp.run([sys.executable, "stages/report.py"], proj, tool_env)
     tp.commit(proj, tool_env, "tiny run")
     return proj
+
+
+@pytest.fixture(scope="session")
+def snakemake_grid(trained_project, tool_env) -> dict:
+    """trained_project after `snakemake --cores 2 sweep` (tiny_params' 2x2 grid), run once: the local
+    sweep test_sweep.py checks and test_sweep_slurm.py compares the SLURM run with. Also the
+    teacher's bytes and mtime from before the run, to show the sweep reused it."""
+    import tiny_project as tp
+
+    teacher = trained_project / "models" / "teacher.keras"
+    before = {"teacher_bytes": teacher.read_bytes(), "teacher_mtime": teacher.stat().st_mtime_ns}
+    tp.run(["snakemake", "--cores", "2", "sweep"], trained_project, tool_env, timeout=1800)
+    return {"project": trained_project, "grid": trained_project / "build" / "sweep" / "grid", **before}

@@ -142,12 +142,9 @@ def test_dvc_queue_sweep_2x2(trained_project, tool_env):
 
 
 @pytest.mark.slow
-def test_snakemake_sweep_2x2(trained_project, tool_env):
-    proj = trained_project
+def test_snakemake_sweep_2x2(snakemake_grid):
+    proj, grid = snakemake_grid["project"], snakemake_grid["grid"]
     teacher = proj / "models" / "teacher.keras"
-    teacher_bytes, teacher_mtime = teacher.read_bytes(), teacher.stat().st_mtime_ns
-    tp.run(["snakemake", "--cores", "2", "sweep"], proj, tool_env, timeout=1800)
-    grid = proj / "build" / "sweep" / "grid"
     points = sorted(p.name for p in grid.iterdir() if p.is_dir())
     assert points == ["T1-a0.5", "T1-a0.9", "T4-a0.5", "T4-a0.9"]
     table = {r["name"]: r for r in csv.DictReader(open(grid / "results.csv"))}
@@ -162,7 +159,8 @@ def test_snakemake_sweep_2x2(trained_project, tool_env):
     for fig in ("accuracy_vs_T.png", "heatmap.svg"):
         assert (grid / fig).stat().st_size > 1000
     # The grid reused the pipeline's teacher instead of training its own.
-    assert teacher.read_bytes() == teacher_bytes and teacher.stat().st_mtime_ns == teacher_mtime
+    assert teacher.read_bytes() == snakemake_grid["teacher_bytes"]
+    assert teacher.stat().st_mtime_ns == snakemake_grid["teacher_mtime"]
     assert not os.path.exists(proj / "logs" / "teacher.log")
 
 
