@@ -58,11 +58,17 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         info = export_model(args.model, args.outdir, variants=args.kernels, force=args.force,
-                            standalone=args.standalone, scaling=_scaling(args))
+                            standalone=args.standalone, fuse=not args.no_fuse, layout=args.filters,
+                            scaling=_scaling(args))
     except ParamError as exc:
         raise _flag_names(exc) from None
     print(f"exported {args.model} -> {args.outdir}: {info['num_layers']} layers, {info['macs']} MACs, "
           f"{info['weight_bytes']} weight bytes, {info['arena_bytes']} arena bytes")
+    peak = info["arena_peak_layer"]
+    if peak >= 0:
+        print(f"arena peak at layer {peak} ({info['layers'][peak]['op']})")
+    for note in info["notes"]:
+        print(f"note: {note}")
     if args.standalone:
         print(f"standalone: {len(info['files'])} files, {len(info['kernel_sources'])} kernel sources; "
               f"add the folder as a source folder and include path ({args.outdir}/README.md)")
@@ -80,6 +86,11 @@ def add_parser(sub) -> None:
                         "contents are lost); never the current or home folder or a file")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel variants: best available per layer (auto) or reference only")
+    p.add_argument("--filters", default="auto", choices=("auto", "int16", "int8"),
+                   help="Cortex-M4 convolution filters: int8 where it costs <= 16 instructions per flash "
+                        "byte saved (auto), all int16 pairs (fastest), all int8 (smallest flash)")
+    p.add_argument("--no-fuse", action="store_true",
+                   help="keep residual ADDs as separate layers (more arena, see docs/kernels.md)")
     p.add_argument("--standalone", action="store_true",
                    help="a self-contained folder for your own project (STM32CubeIDE, make): the model, "
                         "the kernel sources and headers it needs, the tinykd.h API and a README.md; "
