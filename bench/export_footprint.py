@@ -7,7 +7,10 @@ Without a trained student (.tflite from the pipeline) both models are built from
 architecture registry with seeded random weights and calibration: footprint and MACs do
 not depend on the weight values. tinykd's arena holds activations and kernel scratch only
 (the caller owns the input and output buffers); TFLite Micro's "head" is its activation
-plan including input and output, its "tail" the interpreter's persistent data.
+plan including input and output, its "tail" the interpreter's persistent data. A second
+table gives, per build (reference kernels; the Cortex-M4 ones before issue 18; the new
+defaults and their --filters options), the arena, the layer where it peaks, the constants'
+flash and the weight bytes read per inference (tinykd.export.cost).
 """
 from __future__ import annotations
 
@@ -45,6 +48,15 @@ def _build(arch: str) -> bytes:
     return bytes(conv.convert())
 
 
+# The builds bench.cm4_kernels compares (export_model / load_program keyword arguments).
+BUILDS = {
+    "reference": {"variants": "reference", "fuse": False},
+    "previous": {"variants": "auto", "fuse": False, "layout": "int16"},
+    "new": {"variants": "auto"},
+    "new-int16": {"variants": "auto", "layout": "int16"},
+    "new-int8": {"variants": "auto", "layout": "int8"},
+}
+
 _TFLM = """
 import sys
 from tflite_micro.python.tflite_micro import runtime
@@ -74,6 +86,7 @@ def main() -> None:
     import yaml
 
     from tinykd.export import load_program
+    from tinykd.export.cost import program_weight_reads
     from tinykd.export.footprint import board, model_footprint
 
     arch = yaml.safe_load(open(args.params))["student"]["arch"] if Path(args.params).is_file() else "cnn_small"
@@ -87,7 +100,7 @@ def main() -> None:
     models["resnet8 (random weights)"] = _build("resnet8")
 
     brd = board("b_l475e_iot01a")
-    rows = []
+    rows, builds = [], []
     for name, blob in models.items():
         path = work / (re.sub(r"\W+", "_", name).strip("_") + ".tflite")
         path.write_bytes(blob)
@@ -96,12 +109,25 @@ def main() -> None:
         tf = tflm_arena(path)
         rows.append((name, prog.macs, prog.weight_bytes, prog.arena_bytes, prog.input.size + prog.output.size,
                      tf["head"], tf["tail"], tf["total"], fp["fits"]))
+        for build, kw in BUILDS.items():
+            p = load_program(blob, **kw)
+            peak = f"{p.peak_layer} {p.layers[p.peak_layer].op}" if p.peak_layer >= 0 else "-"
+            builds.append((name, build, p.arena_bytes, peak, p.weight_bytes, program_weight_reads(p)))
 
     head = ("model", "MACs", "weight B", "tinykd arena B", "I/O B", "TFLM head B", "TFLM tail B", "TFLM total B",
             "fits board")
     print(" | ".join(head))
     for r in rows:
-        print(" | ".join(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in r))
+        print(" | ".join(_cell(v) for v in r))
+    print("\nper build (export only; instructions and whole-image flash: python -m bench.cm4_kernels)")
+    print(" | ".join(("model", "build", "arena B", "arena peak at layer", "constants B (flash)",
+                      "weight B read per inference")))
+    for r in builds:
+        print(" | ".join(_cell(v) for v in r))
+
+
+def _cell(v) -> str:
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
 if __name__ == "__main__":
