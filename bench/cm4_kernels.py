@@ -129,7 +129,7 @@ def report(arch: str, r: dict) -> list[str]:
     lines = [f"\n## {arch} (new build): {info['macs']:,} MACs, {info['num_layers']} layers, arena "
              f"{info['arena_bytes']:,} B, peak at layer {peak} ({info['layers'][peak]['op']})",
              f"device outputs identical across {', '.join(r)}: {'yes' if same else 'NO'}",
-             *(f"export note: {n}" for n in info["notes"]),
+             *(f"filter layout: {n}" for n in info["filter_layouts"]),
              "",
              f"{'#':>3} {'op':<12} {'kernel':<28} {'MACs':>10} {'instr':>11} {'MAC/instr':>9} {'share':>6} "
              f"{'weights read B':>14} filter"]

@@ -113,8 +113,8 @@ def test_resnet8_cortex_m4_memory():
     assert filters(load_program(blob, variants="auto", layout="int8")) == 77_504
     # auto: int8 for the three 8 x 8-output convolutions (18,432 + 36,864 + 2,048 weights)
     assert filters(prog) == 154_368 - 57_344, filters(prog)
-    assert [n.split(":")[0] for n in prog.notes if "int8 filter" in n] == ["layer 6 (CONV_2D)", "layer 7 (CONV_2D)",
-                                                                          "layer 8 (CONV_2D+ADD)"], prog.notes
+    assert [n.split(":")[0] for n in prog.filter_layouts] == ["layer 6 (CONV_2D)", "layer 7 (CONV_2D)",
+                                                             "layer 8 (CONV_2D+ADD)"], prog.filter_layouts
 
 
 def test_softmax_ended_student(nn_lib, tmp_path):

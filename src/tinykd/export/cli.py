@@ -67,8 +67,8 @@ def _run(args: argparse.Namespace) -> int:
     peak = info["arena_peak_layer"]
     if peak >= 0:
         print(f"arena peak at layer {peak} ({info['layers'][peak]['op']})")
-    for note in info["notes"]:
-        print(f"note: {note}")
+    for line in info["filter_layouts"]:
+        print(f"filters: {line}")
     if args.standalone:
         print(f"standalone: {len(info['files'])} files, {len(info['kernel_sources'])} kernel sources; "
               f"add the folder as a source folder and include path ({args.outdir}/README.md)")

@@ -31,6 +31,7 @@ class Program:
     scratch: dict[int, int] = field(default_factory=dict)   # layer -> arena offset of scratch
     notes: list[str] = field(default_factory=list)
     peak_layer: int = -1                # the layer whose live buffers reach arena_bytes
+    filter_layouts: list[str] = field(default_factory=list)   # layout.py's choices, one line each
 
     @property
     def input(self):
@@ -125,7 +126,7 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
             if layer.residual is not None:
                 _, _, ow, oc = layer.dims["output"]
                 layer.scratch_bytes += band_bytes(layer.residual["rows"], ow, oc)
-    notes = [*notes, *choose_layout(code, layout)]
+    layouts = choose_layout(code, layout)
     for layer in code:
         if layer.kernel is not None and layer.kernel.prepare:
             layer.arrays = layer.kernel.prepare(layer)
@@ -174,7 +175,7 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
             else:
                 storage[i] = ("arena", by_root[r].offset)
     return Program(graph, code, storage, buffers, arena, {p: b.offset for p, b in scratch_bufs.items()}, list(notes),
-                   peak_layer(buffers, len(code)))
+                   peak_layer(buffers, len(code)), layouts)
 
 
 def peak_layer(buffers: list[Buffer], layers: int) -> int:
@@ -527,5 +528,6 @@ def summary(prog: Program, blob: bytes, srcs: list[str]) -> dict:
         "arena": [{"name": b.name, "offset": b.offset, "size": b.size, "first_layer": b.first, "last_layer": b.last}
                   for b in sorted(prog.buffers, key=lambda b: (b.offset, b.first))],
         "notes": prog.notes,
+        "filter_layouts": prog.filter_layouts,
         "kernel_sources": sorted({src for layer in prog.layers for src in kernels.layer_sources(layer)}),
     }
