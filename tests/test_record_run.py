@@ -69,3 +69,17 @@ def test_kd_search_reports_validation_accuracy_reproducibly(trained_project, too
                          cwd=trained_project, env=tool_env, capture_output=True, text=True)
     assert bad.returncode != 0 and "variant key 'alpah' is not allowed" in bad.stderr
     assert len(out.read_text().splitlines()) == 2
+
+
+def test_readme_results_table_is_the_records_table():
+    """The README's Results table is rendered from the committed records, not typed by hand: the
+    command the README names must print exactly the table it shows."""
+    import re
+
+    root = SCRIPT.parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    cmd = re.search(r"`python scripts/record_run\.py table ([^`]+)`", readme)
+    assert cmd, "the README names the command that renders its Results table"
+    runs = [root / r for r in cmd.group(1).split()]
+    table = _module().table(runs)
+    assert table in readme, "README's Results table differs from " + cmd.group(0)
