@@ -163,7 +163,8 @@ def test_live_quantizes_with_the_models_scaling(tmp_path):
         def wait_ready(self, timeout_s):
             return SimpleNamespace(input_shape=(1, 4, 4, 1), output_bytes=2, input_scale=1.0, input_zero_point=-128,
                                    output_scale=0.1, output_zero_point=0, board="fake", model_sha256="ab" * 32,
-                                   latency_unit="cycles", emulated=False, ticks_to_units=float)
+                                   latency_unit="cycles", emulated=False, ticks_to_units=float,
+                                   core_hz=80_000_000)
 
         def infer(self, data):
             sent.append(np.frombuffer(data, np.int8))
