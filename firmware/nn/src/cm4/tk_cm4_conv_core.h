@@ -153,6 +153,63 @@ typedef struct {
 } tk_cm4_mm22_job;
 
 #if TK_SIMD_DSP
+/* The end of both tk_cm4_mm22 bodies (int16 and int8 filters): last-pass check, the 2 x 2
+ * block's requantization and stores, loop, and the pointers handed back. One text, spliced
+ * into each asm string, so the two variants cannot drift apart. */
+#define TK_CM4_MM22_TAIL \
+    "3:\n" \
+    "  ldr r4, [sp, #4]\n" \
+    "  cmp r1, r4\n" \
+    "  bne 2b\n" \
+    /* requantize: r4 q, r8-r11 one channel's mult/lshift/half/rshift, r5 out, r12 oc */ \
+    "  ldr r4, [sp, #28]\n" \
+    "  ldmia r4!, {r8-r11}\n" \
+    "  lsls r2, r2, r9\n" \
+    "  smmulr r2, r2, r8\n" \
+    "  lsls r3, r3, r9\n" \
+    "  smmulr r3, r3, r8\n" \
+    "  add lr, r10, r2, lsl #1\n" \
+    "  add r2, lr, r2, asr #31\n" \
+    "  asrs r2, r2, r11\n" \
+    "  ssat r2, #8, r2\n" \
+    "  add lr, r10, r3, lsl #1\n" \
+    "  add r3, lr, r3, asr #31\n" \
+    "  asrs r3, r3, r11\n" \
+    "  ssat r3, #8, r3\n" \
+    "  adds r4, r4, #8\n" \
+    "  ldmia r4!, {r8-r11}\n" \
+    "  lsls r6, r6, r9\n" \
+    "  smmulr r6, r6, r8\n" \
+    "  lsls r7, r7, r9\n" \
+    "  smmulr r7, r7, r8\n" \
+    "  add lr, r10, r6, lsl #1\n" \
+    "  add r6, lr, r6, asr #31\n" \
+    "  asrs r6, r6, r11\n" \
+    "  ssat r6, #8, r6\n" \
+    "  add lr, r10, r7, lsl #1\n" \
+    "  add r7, lr, r7, asr #31\n" \
+    "  asrs r7, r7, r11\n" \
+    "  ssat r7, #8, r7\n" \
+    "  adds r4, r4, #8\n" \
+    "  str r4, [sp, #28]\n" \
+    "  ldrd r5, r12, [sp, #16]\n"         /* out, oc */ \
+    "  strb r3, [r5, r12]\n" \
+    "  strb r2, [r5], #1\n" \
+    "  strb r7, [r5, r12]\n" \
+    "  strb r6, [r5], #1\n" \
+    "  str r5, [sp, #16]\n" \
+    "  ldr r5, [sp, #24]\n" \
+    "  subs r5, r5, #1\n" \
+    "  str r5, [sp, #24]\n" \
+    "  bne 1b\n" \
+    "  ldr r1, [sp]\n"                    /* hand back the advanced pointers */ \
+    "  str r0, [r1, #0]\n" \
+    "  str r4, [r1, #16]\n" \
+    "  ldr r5, [sp, #16]\n" \
+    "  str r5, [r1, #20]\n" \
+    "  add sp, sp, #32\n" \
+    "  pop {r4-r11, pc}\n"
+
 /*
  * void tk_cm4_mm22_sat(tk_cm4_mm22_job *job): for each of job->pairs channel pairs, the
  * 2 x 2 block's reduction (straight-line, entered at the depth of the first pass, then
@@ -220,58 +277,7 @@ __asm__(
     "  smlad r7, r12, r10, r7\n"
     "  smlad r7, lr, r11, r7\n"
     "  .endr\n"
-    "3:\n"
-    "  ldr r4, [sp, #4]\n"
-    "  cmp r1, r4\n"
-    "  bne 2b\n"
-    /* requantize: r4 q, r8-r11 one channel's mult/lshift/half/rshift, r5 out, r12 oc */
-    "  ldr r4, [sp, #28]\n"
-    "  ldmia r4!, {r8-r11}\n"
-    "  lsls r2, r2, r9\n"
-    "  smmulr r2, r2, r8\n"
-    "  lsls r3, r3, r9\n"
-    "  smmulr r3, r3, r8\n"
-    "  add lr, r10, r2, lsl #1\n"
-    "  add r2, lr, r2, asr #31\n"
-    "  asrs r2, r2, r11\n"
-    "  ssat r2, #8, r2\n"
-    "  add lr, r10, r3, lsl #1\n"
-    "  add r3, lr, r3, asr #31\n"
-    "  asrs r3, r3, r11\n"
-    "  ssat r3, #8, r3\n"
-    "  adds r4, r4, #8\n"
-    "  ldmia r4!, {r8-r11}\n"
-    "  lsls r6, r6, r9\n"
-    "  smmulr r6, r6, r8\n"
-    "  lsls r7, r7, r9\n"
-    "  smmulr r7, r7, r8\n"
-    "  add lr, r10, r6, lsl #1\n"
-    "  add r6, lr, r6, asr #31\n"
-    "  asrs r6, r6, r11\n"
-    "  ssat r6, #8, r6\n"
-    "  add lr, r10, r7, lsl #1\n"
-    "  add r7, lr, r7, asr #31\n"
-    "  asrs r7, r7, r11\n"
-    "  ssat r7, #8, r7\n"
-    "  adds r4, r4, #8\n"
-    "  str r4, [sp, #28]\n"
-    "  ldrd r5, r12, [sp, #16]\n"         /* out, oc */
-    "  strb r3, [r5, r12]\n"
-    "  strb r2, [r5], #1\n"
-    "  strb r7, [r5, r12]\n"
-    "  strb r6, [r5], #1\n"
-    "  str r5, [sp, #16]\n"
-    "  ldr r5, [sp, #24]\n"
-    "  subs r5, r5, #1\n"
-    "  str r5, [sp, #24]\n"
-    "  bne 1b\n"
-    "  ldr r1, [sp]\n"                    /* hand back the advanced pointers */
-    "  str r0, [r1, #0]\n"
-    "  str r4, [r1, #16]\n"
-    "  ldr r5, [sp, #16]\n"
-    "  str r5, [r1, #20]\n"
-    "  add sp, sp, #32\n"
-    "  pop {r4-r11, pc}\n"
+    TK_CM4_MM22_TAIL
     "  .size tk_cm4_mm22_sat, . - tk_cm4_mm22_sat\n"
     "  .popsection\n");
 /* tk_cm4_mm22_sat for the int8 filter layout (tk_conv2d_pack8_s8_cm4): the channel pair's
@@ -338,58 +344,7 @@ __asm__(
     "  smlad r7, lr, r10, r7\n"
     "  smlad r7, r5, r11, r7\n"
     "  .endr\n"
-    "3:\n"
-    "  ldr r4, [sp, #4]\n"
-    "  cmp r1, r4\n"
-    "  bne 2b\n"
-    /* requantize: r4 q, r8-r11 one channel's mult/lshift/half/rshift, r5 out, r12 oc */
-    "  ldr r4, [sp, #28]\n"
-    "  ldmia r4!, {r8-r11}\n"
-    "  lsls r2, r2, r9\n"
-    "  smmulr r2, r2, r8\n"
-    "  lsls r3, r3, r9\n"
-    "  smmulr r3, r3, r8\n"
-    "  add lr, r10, r2, lsl #1\n"
-    "  add r2, lr, r2, asr #31\n"
-    "  asrs r2, r2, r11\n"
-    "  ssat r2, #8, r2\n"
-    "  add lr, r10, r3, lsl #1\n"
-    "  add r3, lr, r3, asr #31\n"
-    "  asrs r3, r3, r11\n"
-    "  ssat r3, #8, r3\n"
-    "  adds r4, r4, #8\n"
-    "  ldmia r4!, {r8-r11}\n"
-    "  lsls r6, r6, r9\n"
-    "  smmulr r6, r6, r8\n"
-    "  lsls r7, r7, r9\n"
-    "  smmulr r7, r7, r8\n"
-    "  add lr, r10, r6, lsl #1\n"
-    "  add r6, lr, r6, asr #31\n"
-    "  asrs r6, r6, r11\n"
-    "  ssat r6, #8, r6\n"
-    "  add lr, r10, r7, lsl #1\n"
-    "  add r7, lr, r7, asr #31\n"
-    "  asrs r7, r7, r11\n"
-    "  ssat r7, #8, r7\n"
-    "  adds r4, r4, #8\n"
-    "  str r4, [sp, #28]\n"
-    "  ldrd r5, r12, [sp, #16]\n"         /* out, oc */
-    "  strb r3, [r5, r12]\n"
-    "  strb r2, [r5], #1\n"
-    "  strb r7, [r5, r12]\n"
-    "  strb r6, [r5], #1\n"
-    "  str r5, [sp, #16]\n"
-    "  ldr r5, [sp, #24]\n"
-    "  subs r5, r5, #1\n"
-    "  str r5, [sp, #24]\n"
-    "  bne 1b\n"
-    "  ldr r1, [sp]\n"                    /* hand back the advanced pointers */
-    "  str r0, [r1, #0]\n"
-    "  str r4, [r1, #16]\n"
-    "  ldr r5, [sp, #16]\n"
-    "  str r5, [r1, #20]\n"
-    "  add sp, sp, #32\n"
-    "  pop {r4-r11, pc}\n"
+    TK_CM4_MM22_TAIL
     "  .size tk_cm4_mm22_w8_sat, . - tk_cm4_mm22_w8_sat\n"
     "  .popsection\n");
 #endif
