@@ -1,5 +1,6 @@
 # The two commands of the README do all set-up themselves:
 #   make repro   venv + pip + system packages, `tinykd params check`, then `dvc repro`
+#                (REPRO_ARGS=--dry lists the stages it would run: scripts/check-debian.sh)
 #   make test    venv + pip + system packages, then the test suite
 #   make lint    ruff over the Python code, `snakemake --lint` over the workflow
 PYTHON  ?= python3
@@ -8,6 +9,7 @@ BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.tinykd-installed
 SYSSTAMP = $(VENV)/.tinykd-system
 TEST_ARGS ?=
+REPRO_ARGS ?=
 
 .PHONY: all setup system venv repro test bench lint clean-venv
 all: test
@@ -32,7 +34,7 @@ setup: venv system
 repro: setup
 	@test -d .dvc || $(BIN)/dvc init -q
 	$(BIN)/tinykd params check --quiet params.yaml
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro $(REPRO_ARGS)
 
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(TEST_ARGS)

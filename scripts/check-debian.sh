@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
-# Checks the README's set-up on fresh Debian systems: for each release it builds a minimal chroot
-# with debootstrap (--variant=minbase, what debian:<release>-slim images hold), clones the
-# repository's HEAD into it, runs the Dockerfile's steps there (its ENV, WORKDIR, COPY and RUN
-# lines; FROM is replaced by the release), then a smoke check in a new shell after the README's
-# activation line. The Dockerfile is thus the one recipe: a container build and this check run the
-# same commands, and this check also covers Debian 12, which the Dockerfile does not use.
+# Checks the README on fresh Debian systems: for each release it builds a minimal chroot with
+# debootstrap (--variant=minbase, what debian:<release>-slim images hold), clones the repository's
+# HEAD into it, runs the Dockerfile's steps there (its ENV, WORKDIR, COPY and RUN lines; FROM is
+# replaced by the release), then every command the README's quick start shows, each phase in a new
+# shell as a user would type it (after `. .venv/bin/activate` where the README puts it):
+#   make test            the smoke tests below through `make test TEST_ARGS=...` (--full-tests: the
+#                        whole suite, ~20 min a release)
+#   activation line      tinykd --version/--help, params check, dvc, snakemake, compiler, QEMU, and
+#                        the README's `python scripts/record_run.py table ...` (its output must be
+#                        the README's Results table)
+#   tinykd preset run quick   every stage, fetch to report, on the 5,000-image subset; with
+#                        --dataset FILE the documented offline way: FILE copied into the chroot and
+#                        named by the two dataset values in params.yaml (docs/pipeline.md#dataset)
+#   dvc exp run -S kd.alpha=0.3 && dvc metrics diff   on top of the quick run; also checks that
+#                        fetch, teacher and baseline do not rerun (the README's claim)
+#   make repro           with params.yaml back at its defaults: the set-up (skipped, done), dvc init
+#                        check and params check for real, then `dvc repro --dry` (REPRO_ARGS) lists
+#                        every stage instead of training for over an hour. It comes after the quick
+#                        run because `dvc repro --dry` in a clone with no data/ stops at the first
+#                        stage whose inputs are missing (DVC computes their hashes).
+# The Dockerfile is thus the one recipe: a container build and this check run the same commands,
+# and this check also covers Debian 12, which the Dockerfile does not use.
 #
-#   sudo scripts/check-debian.sh [--dir DIR] [--keep] [--ca-file FILE] [--mirror URL] RELEASE...
+#   sudo scripts/check-debian.sh [--dir DIR] [--keep] [--ca-file FILE] [--mirror URL]
+#                                [--dataset FILE] [--full-tests] RELEASE...
 #   scripts/check-debian.sh --dry-run [--dockerfile FILE] RELEASE...
 #
 #   RELEASE      bookworm (Debian 12) or trixie (Debian 13)
@@ -15,13 +32,17 @@
 #                script made it (it holds .tinykd-check), else refused.
 #   --ca-file F  an extra CA certificate the chroot trusts (a network behind a TLS-inspecting proxy)
 #   --mirror URL the Debian mirror (default http://deb.debian.org/debian)
+#   --dataset F  a local dataset archive for the quick run (image_folder .tar.gz, e.g. the shared
+#                cifar10-jpeg-q75.tar.gz); without it `fetch` downloads CIFAR-10 (170 MB)
+#   --full-tests `make test` runs the whole suite instead of the smoke tests
 #   --dry-run    print the steps that would run and stop (no root needed, nothing created)
 #   --dockerfile F  read F's steps instead of the committed Dockerfile (COPY still clones HEAD)
 #
-# Needs root, debootstrap and the network (Debian mirror, PyPI). Prints each phase's duration.
+# Needs root, debootstrap and the network (Debian mirror, PyPI). Prints each phase's duration and,
+# at the end, a table of them.
 set -euo pipefail
 
-usage() { sed -n '9,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '25,42p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=/var/tmp/tinykd-check
@@ -30,6 +51,8 @@ ca_file=""
 mirror=http://deb.debian.org/debian
 dry_run=0
 dockerfile=""
+dataset=""
+full_tests=0
 releases=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,14 +62,17 @@ while [ $# -gt 0 ]; do
     --mirror) mirror=${2:?--mirror needs a URL}; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     --dockerfile) dockerfile=${2:?--dockerfile needs a file}; shift 2 ;;
+    --dataset) dataset=${2:?--dataset needs a file}; shift 2 ;;
+    --full-tests) full_tests=1; shift ;;
     -h|--help) usage ;;
-    -*) echo "check-debian: unknown option $1; expected --dir, --keep, --ca-file, --mirror, --dry-run, --dockerfile" >&2; exit 2 ;;
+    -*) echo "check-debian: unknown option $1; expected --dir, --keep, --ca-file, --mirror, --dataset, --full-tests, --dry-run, --dockerfile" >&2; exit 2 ;;
     bookworm|trixie) releases+=("$1"); shift ;;
     *) echo "check-debian: release $1 is not checked; expected bookworm or trixie" >&2; exit 2 ;;
   esac
 done
 [ ${#releases[@]} -gt 0 ] || usage
 [ -z "$ca_file" ] || [ -f "$ca_file" ] || { echo "check-debian: --ca-file $ca_file is not a file" >&2; exit 2; }
+[ -z "$dataset" ] || [ -f "$dataset" ] || { echo "check-debian: --dataset $dataset is not a file" >&2; exit 2; }
 if [ -n "$dockerfile" ]; then
   [ -f "$dockerfile" ] || { echo "check-debian: --dockerfile $dockerfile is not a file" >&2; exit 2; }
   recipe=$(cat "$dockerfile")
@@ -55,22 +81,55 @@ else
     echo "check-debian: $repo has no committed Dockerfile (the check clones HEAD)" >&2; exit 1; }
 fi
 
-# The smoke check: the commands the README shows after `. .venv/bin/activate`, in a new shell, and
-# fast tests that need the installed toolchain (firmware build) and QEMU's board (a boot and HELLO).
-SMOKE='. .venv/bin/activate
+# The smoke tests: fast tests that need the installed toolchain (a firmware build) and QEMU's
+# board (a boot and HELLO), besides the CLI and params tests.
+SMOKE_TESTS='tests/test_cli.py tests/test_params.py
+  tests/test_firmware_build.py::test_build_reports_memory_and_is_reproducible
+  tests/test_device_qemu.py::test_hello_describes_the_model'
+SMOKE_TESTS=$(echo $SMOKE_TESTS)
+if [ "$full_tests" = 1 ]; then MAKE_TEST='make test'
+else MAKE_TEST="make test TEST_ARGS='-q -p no:cacheprovider $SMOKE_TESTS'"; fi
+data_in_chroot=/srv/tinykd-data/$(basename "${dataset:-none}")
+# The two dataset values docs/pipeline.md#dataset says to put in params.yaml for a local copy.
+SET_DATASET="sed -i '/^dataset:/,/^\$/{s|^  name: cifar10 |  name: image_folder |;s|^  source: \"\" |  source: $data_in_chroot |}' params.yaml
+grep -q '^  source: $data_in_chroot ' params.yaml || { echo 'check-debian: params.yaml has no dataset.source line to set' >&2; exit 1; }"
+
+# The README's commands after set-up, in its order except `make repro` (see the header). Each runs
+# in a new bash (a user's shell) with `set -eo pipefail`; "name|commands".
+phases=(
+"make test|$MAKE_TEST"
+"activation line|. .venv/bin/activate
 tinykd --version
+tinykd --help > /dev/null
 tinykd params check params.yaml
 dvc --version
 snakemake --version
 arm-none-eabi-gcc --version | head -1
 qemu-system-arm --version | head -1
-python -m pytest -q -p no:cacheprovider tests/test_cli.py tests/test_params.py \
-  tests/test_firmware_build.py::test_build_reports_memory_and_is_reproducible \
-  tests/test_device_qemu.py::test_hello_describes_the_model'
+python scripts/record_run.py table results/cifar10-jpeg-q75 results/cifar10-jpeg-q75-resnet8 > /tmp/table.md
+if grep -Fxv -f README.md /tmp/table.md; then echo 'check-debian: record_run.py table differs from the README (lines above)' >&2; exit 1; fi")
+[ -z "$dataset" ] || phases+=("offline dataset in params.yaml|$SET_DATASET")
+phases+=(
+"tinykd preset run quick|. .venv/bin/activate
+tinykd preset run quick 2>&1 | tee /tmp/quick.log
+grep '^preset quick: report in /' /tmp/quick.log"
+"dvc exp run -S kd.alpha=0.3 && dvc metrics diff|. .venv/bin/activate
+dvc exp run -S kd.alpha=0.3 2>&1 | tee /tmp/alpha.log && dvc metrics diff
+grep -q \"Running stage 'distill'\" /tmp/alpha.log
+if grep -E \"Running stage '(fetch|teacher|baseline)'\" /tmp/alpha.log; then echo 'check-debian: a kd.* change reran the stage above' >&2; exit 1; fi"
+"make repro (--dry, default params)|git checkout HEAD -- params.yaml
+${dataset:+$SET_DATASET
+}make repro REPRO_ARGS=--dry 2>&1 | tee /tmp/repro.log
+grep -q \"Running stage 'teacher'\" /tmp/repro.log")
 
 now() { date +%s; }
 phase() { printf '\n=== %s: %s\n' "$release" "$*"; }
-took() { printf '=== %s: %s took %d s\n' "$release" "$1" "$(( $(now) - $2 ))"; }
+summary=()
+took() {
+  local secs=$(( $(now) - $2 ))
+  printf '=== %s: %s took %d s\n' "$release" "$1" "$secs"
+  summary+=("$(printf '%-9s %6d s  %s' "$release" "$secs" "$1")")
+}
 
 mounted=()
 unmount_all() {
@@ -84,11 +143,12 @@ unmount_all() {
 trap unmount_all EXIT
 
 # Runs a shell command inside the chroot with a clean environment (as a container's RUN: root,
-# HOME=/root, the default PATH) plus the Dockerfile's ENV lines, in its WORKDIR.
+# HOME=/root, the default PATH) plus the Dockerfile's ENV lines, in its WORKDIR; /bin/sh as RUN
+# does, or with a second argument that shell (bash for the README's commands).
 in_chroot() {
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${envs[@]}" \
-    /bin/sh -c "cd '$workdir' && $1"
+    "${2:-/bin/sh}" -c "cd '$workdir' && $1"
 }
 
 # The Dockerfile's instructions, continuation lines joined: "KEYWORD rest".
@@ -124,7 +184,7 @@ if [ "$dry_run" = 1 ]; then
   for release in "${releases[@]}"; do
     echo "# $release: debootstrap --variant=minbase $release DIR $mirror, then in the chroot:"
     printf '%s\n' "${steps[@]}"
-    printf 'SMOKE %s\n' "$SMOKE"
+    for p in "${phases[@]}"; do printf 'PHASE %s\n' "${p%%|*}"; printf '  %s\n' "${p#*|}"; done
   done
   exit 0
 fi
@@ -187,17 +247,26 @@ for release in "${releases[@]}"; do
     esac
   done
 
-  if [ "$rc" = 0 ]; then
-    phase "smoke check in a new shell"
-    t=$(now)
-    in_chroot "$SMOKE" || rc=$?
-    [ "$rc" = 0 ] && took "smoke check" "$t"
+  if [ "$rc" = 0 ] && [ -n "$dataset" ]; then
+    mkdir -p "$root$(dirname "$data_in_chroot")"
+    cp "$dataset" "$root$data_in_chroot"
   fi
+  for p in "${phases[@]}"; do
+    [ "$rc" = 0 ] || break
+    name=${p%%|*}
+    phase "$name (a new shell)"
+    t=$(now)
+    in_chroot "set -eo pipefail
+${p#*|}" /bin/bash || { rc=$?; echo "check-debian: $release: $name failed (exit $rc)" >&2; break; }
+    took "$name" "$t"
+  done
   pretty=$(. "$root/etc/os-release" && echo "$PRETTY_NAME")
   if [ "$rc" = 0 ]; then
     printf '=== %s: PASS (%s) in %d s\n' "$release" "$pretty" "$(( $(now) - start ))"
+    summary+=("$(printf '%-9s %6d s  total, PASS (%s)' "$release" "$(( $(now) - start ))" "$pretty")")
   else
     printf '=== %s: FAIL (%s, exit %d) after %d s\n' "$release" "$pretty" "$rc" "$(( $(now) - start ))"
+    summary+=("$(printf '%-9s %6d s  total, FAIL (%s)' "$release" "$(( $(now) - start ))" "$pretty")")
     status=1
   fi
   unmount_all
@@ -205,4 +274,6 @@ for release in "${releases[@]}"; do
     rm -rf --one-file-system "$root"
   fi
 done
+printf '\n=== phase durations\n'
+printf '%s\n' "${summary[@]}"
 exit $status

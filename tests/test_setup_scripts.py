@@ -30,7 +30,25 @@ def test_dry_run_replays_the_dockerfiles_run_steps_in_order():
         block = proc.stdout.split(f"# {release}: ")[1].split("\n# ")[0]
         shown = [re.sub(r"\s+", " ", line[4:]) for line in block.splitlines() if line.startswith("RUN ")]
         assert shown == [re.sub(r"\s+", " ", r) for r in runs]
-        assert "WORKDIR /tinykd" in block and "COPY . ." in block and "SMOKE . .venv/bin/activate" in block
+        assert "WORKDIR /tinykd" in block and "COPY . ." in block
+        phases = [line[6:] for line in block.splitlines() if line.startswith("PHASE ")]
+        # the README's commands after the set-up; `make repro` last (its dry run needs data/)
+        assert phases == ["make test", "activation line", "tinykd preset run quick",
+                          "dvc exp run -S kd.alpha=0.3 && dvc metrics diff", "make repro (--dry, default params)"]
+
+
+def test_dataset_option_sets_the_two_documented_values_before_the_quick_run(tmp_path):
+    archive = tmp_path / "copy.tar.gz"
+    archive.write_bytes(b"")
+    proc = _dry("--dataset", str(archive), "trixie")
+    assert proc.returncode == 0, proc.stderr
+    phases = [line[6:] for line in proc.stdout.splitlines() if line.startswith("PHASE ")]
+    assert phases.index("offline dataset in params.yaml") == phases.index("tinykd preset run quick") - 1
+    assert "source: /srv/tinykd-data/copy.tar.gz" in proc.stdout and "name: image_folder" in proc.stdout
+    assert "make test TEST_ARGS=" in proc.stdout
+    assert "\n  make test\n" in _dry("--full-tests", "trixie").stdout
+    proc = _dry("--dataset", str(tmp_path / "missing.tar.gz"), "trixie")
+    assert proc.returncode == 2 and "--dataset" in proc.stderr and "is not a file" in proc.stderr
 
 
 @pytest.mark.parametrize("line, word", [("USER me", "USER"), ("COPY src /src", "COPY src /src"),
