@@ -137,8 +137,7 @@ def test_cli_and_sources_txt_contract(tmp_path, repo_root, tool_env):
                            "export", str(model), str(out)], capture_output=True, text=True, env=tool_env)
     assert proc.returncode == 0, proc.stderr
     files = sorted(p.name for p in out.iterdir())
-    assert files == [".tinykd-output", "model.c", "model.h", "model.json", "model_data.c", "model_tflite.h",
-                     "sources.txt"]
+    assert files == [".tinykd-output", "model.c", "model.h", "model.json", "model_data.c", "sources.txt"]
     header = (out / "model.h").read_text()
     info = json.loads((out / "model.json").read_text())
     import hashlib
@@ -161,10 +160,6 @@ def test_cli_and_sources_txt_contract(tmp_path, repo_root, tool_env):
     got = H.run_exe(exe, inputs, (10,))
     ref = H.run_tflm(blob, inputs)
     assert not H.mismatches(got, ref)
-    # model_tflite.h holds the exact .tflite bytes
-    text = (out / "model_tflite.h").read_text()
-    body = text.split("{", 1)[1].split("}", 1)[0]
-    assert bytes(int(v, 16) for v in body.replace(",", " ").split()) == blob
     # exporting again gives byte-identical files
     out2 = tmp_path / "out2"
     from tinykd.export import export_model

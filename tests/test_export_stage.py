@@ -54,8 +54,7 @@ def test_dvc_export_stage(tmp_path, tool_env):
 
     model = proj / "build" / "model"
     names = sorted(p.name for p in model.iterdir())
-    assert names == [".tinykd-output", "model.c", "model.h", "model.json", "model_data.c", "model_tflite.h",
-                     "sources.txt"]
+    assert names == [".tinykd-output", "model.c", "model.h", "model.json", "model_data.c", "sources.txt"]
     assert "build/model/model.c" in (model / "sources.txt").read_text().split()
     fp = json.loads((proj / "metrics" / "footprint.json").read_text())
     assert sorted(fp["models"]) == ["baseline", "student", "teacher"]

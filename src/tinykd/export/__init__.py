@@ -2,7 +2,7 @@
 
 Pipeline: read (tflite schema package) -> fold shape arithmetic -> lower operators to
 kernel calls with export-time requantization constants -> plan the static arena ->
-generate model.h / model.c / model_data.c / model_tflite.h / sources.txt / model.json.
+generate model.h / model.c / model_data.c / sources.txt / model.json.
 With standalone=True the folder instead holds the generated model, the kernel sources and
 headers it needs, the tinykd.h API and a README.md, and refers to nothing outside itself
 (export/standalone.py).
@@ -75,7 +75,6 @@ def _write_standalone(prog: Program, blob: bytes, files: dict[str, str], outdir:
     scaling = S.check_scaling(prog, scaling)
 
     copied = S.kernel_files(prog, files["model.c"])
-    files = {name: text for name, text in files.items() if name != "model_tflite.h"}
     files[S.API_H] = S.api_header(prog, scaling)
     files[S.API_C] = S.api_source(prog, scaling)
     clash = sorted(set(copied) & set(files))
