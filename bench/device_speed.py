@@ -65,14 +65,14 @@ def seeded_tflite(arch: str, cache: Path) -> Path:
 
 
 def bulk_inputs(data: Path | None, n: int, ref, rng) -> tuple[np.ndarray, str]:
-    from tinykd.device.evaluate import quantize_input
+    from tinykd.data.scaling import quantize_pixels
 
     shape = tuple(ref.inp["shape"])[1:]
     if data is not None and (data / "test.npz").is_file():
         with np.load(data / "test.npz") as z:
             x = z["x"][:n]
         if x.shape[1:] == shape:
-            return quantize_input(x, ref.input_scale, ref.input_zero_point), f"{len(x)} test images of {data}"
+            return quantize_pixels(x, ref.input_scale, ref.input_zero_point), f"{len(x)} test images of {data}"
     return rng.integers(-128, 128, (n, *shape), dtype=np.int8), f"{n} random images"
 
 

@@ -194,7 +194,8 @@ def test_stale_firmware_is_refused(pipe, tool_env):
 @pytest.fixture(scope="module")
 def device(pipe):
     """A QEMU board on the flashed image, a Link to it, and the host reference."""
-    from tinykd.device.evaluate import HostReference, quantize_input
+    from tinykd.data.scaling import quantize_pixels
+    from tinykd.device.evaluate import HostReference
     from tinykd.device.protocol import Link
     from tinykd.device.qemu import QemuBoard
     from tinykd.device.serial_port import open_port
@@ -202,7 +203,7 @@ def device(pipe):
     ref = HostReference(pipe["tflite"])
     rng = np.random.default_rng(11)
     images = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
-    inputs = [quantize_input(img, ref.input_scale, ref.input_zero_point) for img in images]
+    inputs = [quantize_pixels(img, ref.input_scale, ref.input_zero_point) for img in images]
     expected = [ref.run(x).tobytes() for x in inputs]
     with QemuBoard(pipe["w"] / "flash" / "flash.elf") as board:
         port = open_port(board.url, 115200)
@@ -537,13 +538,14 @@ def test_images_failing_past_max_failed_images_stop_the_stage_and_keep_the_journ
     the journal; the rerun with limit 3 resumes from it, sends only the rest, and records the
     three failures in its metrics."""
     from noise_proxy import LossProxy
+    from tinykd.data.scaling import quantize_pixels
     from tinykd.device import evaluate as E
     from tinykd.device import protocol as P
     from tinykd.device.qemu import QemuBoard
 
     ref = E.HostReference(pipe["tflite"])
     with np.load(noisy / "data" / "test.npz") as z:
-        inputs = E.quantize_input(z["x"], ref.input_scale, ref.input_zero_point)  # samples: all, in order
+        inputs = quantize_pixels(z["x"], ref.input_scale, ref.input_zero_point)  # samples: all, in order
     bad_load = {bytes(inputs[k].tobytes()[:P.CHUNK_MIN]): k for k in (2, 8)}
     bad_infer = {P.crc16(inputs[5].tobytes()): 5}
 
@@ -627,11 +629,12 @@ def test_per_layer_profile_build(pipe, capsys):
 
 @pytest.fixture(scope="module")
 def bulk_case(pipe):
-    from tinykd.device.evaluate import HostReference, quantize_input
+    from tinykd.data.scaling import quantize_pixels
+    from tinykd.device.evaluate import HostReference
 
     ref = HostReference(pipe["tflite"])
     images = np.random.default_rng(12).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
-    inputs = quantize_input(images, ref.input_scale, ref.input_zero_point)
+    inputs = quantize_pixels(images, ref.input_scale, ref.input_zero_point)
     return {"image": pipe["w"] / "flash" / "flash-semihost.elf", "inputs": inputs,
             "expected": [ref.run(x).tobytes() for x in inputs]}
 

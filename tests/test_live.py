@@ -101,7 +101,8 @@ def test_camera_without_opencv_is_a_clear_error(monkeypatch):
 def test_live_folder_on_the_qemu_board(trained_project, tool_env, tmp_path):
     from PIL import Image
 
-    from tinykd.device.evaluate import HostReference, quantize_input
+    from tinykd.data.scaling import quantize_pixels
+    from tinykd.device.evaluate import HostReference
 
     proj = trained_project
     with np.load(proj / "data" / "test.npz") as test:
@@ -123,7 +124,7 @@ def test_live_folder_on_the_qemu_board(trained_project, tool_env, tmp_path):
         m = pattern.match(line)
         assert m, line
         frame = live.to_model_input(np.asarray(Image.open(folder / f"img{i}.png").convert("RGB")), 28, 28, 1)
-        host = ref.run(quantize_input(frame, ref.input_scale, ref.input_zero_point))
+        host = ref.run(quantize_pixels(frame, ref.input_scale, ref.input_zero_point))
         label = int(np.argmax(live.scores(host.tobytes(), *ref.out["quantization"])))
         assert m[2] == (classes[label] if classes else f"class {label}"), line
         assert int(m[4].replace(",", "")) > 1000

@@ -155,7 +155,7 @@ def run(link, frames, names: list[str] | None = None, limit: int = 0, echo=print
     """Send frames to the device behind `link` (a tinykd.device.protocol.Link), one at a time;
     `scaling` (tinykd.data.scaling.InputScaling, None = pixels / 255) is how the board's model
     takes its pixels (params student.input)."""
-    from .device.evaluate import quantize_input
+    from .data.scaling import quantize_pixels
 
     hello = link.wait_ready(ready_timeout_s)
     shape = tuple(hello.input_shape)
@@ -171,7 +171,7 @@ def run(link, frames, names: list[str] | None = None, limit: int = 0, echo=print
          + (" (emulated: instructions, a lower bound for real cycles)" if hello.emulated else ""))
     results = []
     for source, img in frames:
-        x = quantize_input(to_model_input(img, h, w, c), hello.input_scale, hello.input_zero_point, scaling)
+        x = quantize_pixels(to_model_input(img, h, w, c), hello.input_scale, hello.input_zero_point, scaling)
         t0 = time.monotonic()
         r = link.infer(x.tobytes())
         rtt = (time.monotonic() - t0) * 1e3

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.scaling import quantize_pixels
 from ..errors import DataError, DeviceError, ParamError
 from .firmware import sha256_file
 from .protocol import Hello, Link
@@ -76,14 +77,6 @@ def load_test(data_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str] | None]
         if isinstance(names, list) and all(isinstance(c, str) for c in names):
             classes = names
     return x, y.astype(np.int64), classes
-
-
-def quantize_input(img_u8: np.ndarray, scale: float, zero_point: int, scaling=None) -> np.ndarray:
-    """uint8 pixels → the model's int8 input; the same arithmetic as tinykd.quantize.run_tflite.
-    `scaling` (tinykd.data.scaling.InputScaling, None = pixels / 255): how the model takes pixels."""
-    from ..data.scaling import quantize_pixels
-
-    return quantize_pixels(img_u8, scale, zero_point, scaling)
 
 
 class HostReference:
@@ -238,7 +231,7 @@ def _prepare(tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int
                         f"values; the model takes {want} ({'x'.join(map(str, ref.inp['shape']))})")
     if scaling is not None:
         scaling.check_channels(int(x.shape[-1]))
-    inputs = quantize_input(x[idx], ref.input_scale, ref.input_zero_point, scaling)
+    inputs = quantize_pixels(x[idx], ref.input_scale, ref.input_zero_point, scaling)
     return ref, idx, y, inputs
 
 
