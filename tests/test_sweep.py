@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import tiny_project as tp
-from tinykd import sweep, sweep_report
+from tinykd import sweep
 from tinykd.errors import ParamError
+from tinykd.report import sweep as sweep_report
 
 
 def test_grid_is_the_course_grid():

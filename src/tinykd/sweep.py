@@ -3,7 +3,7 @@
 Every sweep point is one `dvc exp run --queue -S kd.alpha=... -S kd.temperature=... <targets>`;
 `dvc queue start -j N` runs them in temporary copies of the workspace that share the DVC cache,
 so fetch, teacher and baseline are checked out from the cache rather than rerun. The results are
-read back from `dvc exp show --json` and rendered by `tinykd.sweep_report`.
+read back from `dvc exp show --json` and rendered by `tinykd.report.sweep`.
 
 The Snakemake twin of the same grid is workflow/rules/sweep.smk (one folder per grid point).
 """
@@ -346,7 +346,7 @@ def _points(args) -> list[Point]:
 
 
 def _collect(args) -> int:
-    from . import sweep_report
+    from .report import sweep as sweep_report
 
     cwd = Path(args.repo)
     if args.from_dirs:

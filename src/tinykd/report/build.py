@@ -7,10 +7,10 @@ from pathlib import Path
 from ..atomic import atomic_dir
 from ..compress.report import figure as compression_figure
 from ..compress.report import section as compression_section
-from ..sweep_report import _figure_bytes, _pyplot
 from . import figures
 from .collect import Inputs, collect
 from .markdown import render
+from .plotting import figure_bytes, pyplot
 
 
 def build_report(out_dir: Path, *, metrics_dir: Path = Path("metrics"), live_dir: Path = Path("dvclive"),
@@ -18,7 +18,7 @@ def build_report(out_dir: Path, *, metrics_dir: Path = Path("metrics"), live_dir
                  sweep_dir: Path | None = Path("sweeps")) -> Inputs:
     """Collect the pipeline's outputs and replace `out_dir` with report.md + figures (atomically)."""
     inp = collect(metrics_dir, live_dir, device_plots, dataset_json, sweep_dir)
-    plt = _pyplot()
+    plt = pyplot()
     made = {}
     with atomic_dir(out_dir) as tmp:
         for name, draw in (("accuracy", figures.accuracy_bars), ("footprint", figures.footprint_bars),
@@ -28,7 +28,7 @@ def build_report(out_dir: Path, *, metrics_dir: Path = Path("metrics"), live_dir
             if fig is None:
                 continue
             for fmt in ("png", "svg"):
-                (tmp / f"{name}.{fmt}").write_bytes(_figure_bytes(fig, fmt))
+                (tmp / f"{name}.{fmt}").write_bytes(figure_bytes(fig, fmt))
             plt.close(fig)
             made[name] = f"{name}.png"
         if inp.sweep:
@@ -44,7 +44,7 @@ def build_report(out_dir: Path, *, metrics_dir: Path = Path("metrics"), live_dir
         fig = compression_figure(metrics_dir)
         if fig is not None:
             for fmt in ("png", "svg"):
-                (tmp / f"compression.{fmt}").write_bytes(_figure_bytes(fig, fmt))
+                (tmp / f"compression.{fmt}").write_bytes(figure_bytes(fig, fmt))
             plt.close(fig)
             compression += ["![compression: accuracy vs size](compression.png)", ""]
         (tmp / "report.md").write_text(render(inp, made, compression), encoding="utf-8")

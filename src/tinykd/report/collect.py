@@ -62,7 +62,7 @@ def read_confusion(path: Path, classes: list[str] | None = None) -> tuple[list[s
 
 def read_sweep(folder: Path) -> dict | None:
     """A sweep summary folder written by `tinykd sweep collect` (results.csv/.md and figures)."""
-    from ..sweep_report import read_csv
+    from .sweep import read_csv
 
     folder = Path(folder)
     table = folder / "results.csv"

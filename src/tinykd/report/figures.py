@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from matplotlib.ticker import MaxNLocator
 
-from ..sweep_report import _pyplot
+from .plotting import pyplot
 
 LABEL = {"teacher": "teacher", "baseline": "student without KD", "student": "distilled student"}
 
 
 def accuracy_bars(inp):
     """Test accuracy per model: float, int8 (host), and on the device for the deployed student."""
-    plt = _pyplot()
+    plt = pyplot()
     models = [m for m in ("teacher", "baseline", "student") if inp.quantize.get(m) or inp.train.get(m)]
     if not models:
         return None
@@ -43,7 +43,7 @@ def accuracy_bars(inp):
 
 def training_curves(inp):
     """Train and validation accuracy/loss per epoch of each trained model (DVCLive)."""
-    plt = _pyplot()
+    plt = pyplot()
     models = [m for m in ("teacher", "baseline", "student") if inp.curves.get(m)]
     if not models:
         return None
@@ -67,7 +67,7 @@ def training_curves(inp):
 
 
 def confusion_matrix(inp):
-    plt = _pyplot()
+    plt = pyplot()
     if not inp.confusion:
         return None
     names, counts = inp.confusion
@@ -93,7 +93,7 @@ def confusion_matrix(inp):
 
 def footprint_bars(inp):
     """Flash and arena RAM per model against the board's budgets."""
-    plt = _pyplot()
+    plt = pyplot()
     fp = inp.footprint
     if not fp or not fp.get("models"):
         return None

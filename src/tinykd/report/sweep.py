@@ -1,7 +1,7 @@
 """Sweep results as a table (CSV, Markdown) and figures: accuracy against T, one line per alpha,
 and an alpha x T heatmap; for ESKD sweeps, accuracy against the teacher's epochs.
 
-Files are reproducible: fixed float formatting, no dates in the SVG/PNG metadata.
+Files are reproducible: fixed float formatting, figures written by tinykd.report.plotting.
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import io
 import math
 from pathlib import Path
 
-from .atomic import write_bytes, write_text
+from ..atomic import write_bytes, write_text
+from .plotting import figure_bytes, pyplot
 
 COLUMNS = ("name", "alpha", "temperature", "teacher_epochs", "student_accuracy", "student_int8_accuracy",
            "teacher_accuracy", "baseline_accuracy", "device_accuracy", "rev")
@@ -81,26 +82,9 @@ def read_csv(path: Path) -> list[dict]:
     return out
 
 
-def _figure_bytes(fig, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    meta = {"Date": None} if fmt == "svg" else {"Software": None}
-    fig.savefig(buf, format=fmt, metadata=meta, dpi=120, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "tinykd"  # fixed element ids: byte-identical SVGs
-    return plt
-
-
 def plot_vs_temperature(dicts: list[dict], metric: str = "student_accuracy"):
     """Figure: `metric` against T (log2 axis), one line per alpha; the baseline as a dashed line."""
-    plt = _pyplot()
+    plt = pyplot()
     pts = [d for d in dicts if d.get("temperature") is not None and d.get("alpha") is not None
            and d.get(metric) is not None]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -127,7 +111,7 @@ def plot_vs_temperature(dicts: list[dict], metric: str = "student_accuracy"):
 
 
 def plot_heatmap(dicts: list[dict], metric: str = "student_accuracy"):
-    plt = _pyplot()
+    plt = pyplot()
     pts = [d for d in dicts if d.get("temperature") is not None and d.get("alpha") is not None]
     temps = sorted({d["temperature"] for d in pts})
     alphas = sorted({d["alpha"] for d in pts})
@@ -152,7 +136,7 @@ def plot_heatmap(dicts: list[dict], metric: str = "student_accuracy"):
 
 
 def plot_vs_teacher_epochs(dicts: list[dict], metric: str = "student_accuracy"):
-    plt = _pyplot()
+    plt = pyplot()
     pts = sorted((d["teacher_epochs"], d.get(metric), d.get("teacher_accuracy")) for d in dicts
                  if d.get("teacher_epochs") is not None and d.get(metric) is not None)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -169,7 +153,7 @@ def plot_vs_teacher_epochs(dicts: list[dict], metric: str = "student_accuracy"):
 
 def write_all(rows, out: Path, metric: str = "student_accuracy") -> list[Path]:
     """results.csv, results.md and the figures that fit the rows (T/alpha grid, or ESKD)."""
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(out)
     dicts = _dicts(rows)
     written = []
@@ -185,7 +169,7 @@ def write_all(rows, out: Path, metric: str = "student_accuracy") -> list[Path]:
         figures += [("accuracy_vs_T", plot_vs_temperature(dicts, metric)), ("heatmap", plot_heatmap(dicts, metric))]
     for name, fig in figures:
         for fmt in ("png", "svg"):
-            write_bytes(out / f"{name}.{fmt}", _figure_bytes(fig, fmt))
+            write_bytes(out / f"{name}.{fmt}", figure_bytes(fig, fmt))
             written.append(out / f"{name}.{fmt}")
         plt.close(fig)
     return written
