@@ -370,7 +370,7 @@ def test_report_section_and_figure(tmp_path):
     deployed model's sha256 matches."""
     import json
 
-    from tinykd.compress.report import figure, section
+    from tinykd.report.compression import figure, section
 
     (tmp_path / "compress").mkdir()
     base = {"base_params": 20410, "base_float_accuracy": 0.9, "test_samples": 100, "float_tflite_gzip_bytes": 76000,

@@ -5,10 +5,10 @@ import shutil
 from pathlib import Path
 
 from ..atomic import atomic_dir
-from ..compress.report import figure as compression_figure
-from ..compress.report import section as compression_section
 from . import figures
 from .collect import Inputs, collect
+from .compression import figure as compression_figure
+from .compression import section as compression_section
 from .markdown import render
 from .plotting import figure_bytes, pyplot
 

@@ -206,7 +206,7 @@ def render(inp: Inputs, made: dict, compression: list[str] = ()) -> str:
     out += section_device(inp)
     if "confusion_matrix" in made:
         out += [f"![confusion matrix]({made['confusion_matrix']})", ""]
-    out += list(compression)  # tinykd.compress.report.section: empty unless compression stages ran
+    out += list(compression)  # tinykd.report.compression.section: empty unless compression stages ran
     out += ["## Training curves", ""]
     if "training_curves" in made:
         out += ["Per epoch, from DVCLive (dvclive/<stage>/plots/metrics).", "",

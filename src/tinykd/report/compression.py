@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import load_metrics
+from ..compress import load_metrics
+from .plotting import pyplot
 
 LABELS = {
     "ptq": "PTQ (int8)",
@@ -92,11 +93,7 @@ def figure(metrics_dir: Path = Path("metrics")):
     rows = load_metrics(Path(metrics_dir) / "compress")
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key, xlabel in ((axes[0], "gzip_bytes", "gzip size of the int8 .tflite (KiB)"),
                             (axes[1], "arena_bytes", "RAM: activation arena (KiB)")):
