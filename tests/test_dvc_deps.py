@@ -9,21 +9,17 @@ a dep: the file itself or a folder above it.
 """
 from __future__ import annotations
 
-import ast
 import os
 import re
 import shlex
 import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SRC = REPO / "src"
-STAGES_DIR = REPO / "stages"
-PACKAGE = "tinykd"
+from support.imports import REPO, module_file, reached_modules
+from support.pipeline import dvc_stages
 
 # Non-Python repository files that a module reads at run time, which no import reveals. Each
 # entry names a string the module's source must contain, so the table cannot silently go stale.
@@ -34,90 +30,6 @@ READS = {
 # params.yaml is tracked by DVC per key (each stage's `params:`); as a dep it would rerun every
 # stage on any change.
 PARAMS_FILE = "params.yaml"
-
-
-@lru_cache(maxsize=None)
-def dvc_stages() -> dict[str, dict]:
-    from dvc.repo import Repo
-
-    out = {}
-    with Repo(str(REPO)) as repo:
-        for stage in repo.index.stages:
-            if not getattr(stage, "cmd", None):
-                continue
-            cmd = stage.cmd if isinstance(stage.cmd, str) else " && ".join(stage.cmd)
-            deps = [os.path.normpath(d.def_path) for d in stage.deps if not hasattr(d, "params")]
-            outs = [os.path.normpath(o.def_path) for o in stage.outs]
-            out[stage.name] = {"cmd": cmd, "deps": deps, "outs": outs}
-    return out
-
-
-def module_file(name: str) -> Path | None:
-    """The file `import name` executes last (a package's __init__.py), if it is project code."""
-    parts = name.split(".")
-    if parts[0] == PACKAGE:
-        base = SRC.joinpath(*parts)
-    elif len(parts) == 1 and (STAGES_DIR / f"{name}.py").is_file():
-        # Stage scripts run with stages/ on sys.path, so `from _common import run` is local.
-        return STAGES_DIR / f"{name}.py"
-    else:
-        return None
-    if (base / "__init__.py").is_file():
-        return base / "__init__.py"
-    if base.with_suffix(".py").is_file():
-        return base.with_suffix(".py")
-    return None
-
-
-def module_name(path: Path) -> str:
-    if path.is_relative_to(SRC):
-        parts = list(path.relative_to(SRC).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        return ".".join(parts)
-    return path.stem
-
-
-def imported_names(path: Path) -> set[str]:
-    """Every dotted name an import statement anywhere in `path` may load (`from a import b` may
-    load module a.b, so both are returned; names that are not modules resolve to nothing)."""
-    name = module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".") if package else []
-                if node.level - 1 > len(parts):
-                    raise AssertionError(f"{path}: relative import beyond the top-level package")
-                parts = parts[: len(parts) - (node.level - 1)]
-                base = ".".join(parts + ([node.module] if node.module else []))
-            else:
-                base = node.module
-            names.add(base)
-            names |= {f"{base}.{alias.name}" for alias in node.names if alias.name != "*"}
-    return names
-
-
-@lru_cache(maxsize=None)
-def reached_modules(script: Path) -> frozenset[Path]:
-    """Project files executed by running `script`: itself and its transitive imports."""
-    todo, seen = [script], set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for name in imported_names(path):
-            parts = name.split(".")
-            # Importing a.b.c first runs a/__init__.py and a/b/__init__.py.
-            for i in range(1, len(parts) + 1):
-                found = module_file(".".join(parts[:i]))
-                if found is not None and found not in seen:
-                    todo.append(found)
-    return frozenset(seen)
 
 
 def stage_script(cmd: str) -> Path:
@@ -209,9 +121,10 @@ def test_reads_table_is_current():
             assert marker in source, f"{module} no longer mentions {marker!r}: update READS"
 
 
-def test_walker_follows_function_level_relative_and_package_imports(tmp_path, monkeypatch):
-    """The walker itself: a lazy import in a function, a relative import, a package's __init__."""
-    pkg = tmp_path / "src" / PACKAGE
+def test_walker_follows_function_level_relative_and_package_imports(tmp_path):
+    """The walker itself: a lazy import in a function, a relative import, a package's __init__;
+    and, asked for module level only, not the lazy one."""
+    pkg = tmp_path / "src" / "tinykd"
     (pkg / "sub").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "sub" / "__init__.py").write_text("from .inner import thing\n")
@@ -222,12 +135,11 @@ def test_walker_follows_function_level_relative_and_package_imports(tmp_path, mo
     stages_dir.mkdir()
     (stages_dir / "_common.py").write_text("")
     (stages_dir / "s.py").write_text("from _common import x\n\ndef main():\n    import tinykd.lazy\n")
-    monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path / "src")
-    monkeypatch.setattr(sys.modules[__name__], "STAGES_DIR", stages_dir)
-    reached_modules.cache_clear()
-    try:
-        got = {p.relative_to(tmp_path).as_posix() for p in reached_modules(stages_dir / "s.py")}
-    finally:
-        reached_modules.cache_clear()
-    assert got == {"stages/s.py", "stages/_common.py", "src/tinykd/__init__.py", "src/tinykd/lazy.py",
-                   "src/tinykd/sub/__init__.py", "src/tinykd/sub/inner.py"}
+
+    def reached(**kw):
+        got = reached_modules(stages_dir / "s.py", src=tmp_path / "src", stages=stages_dir, **kw)
+        return {p.relative_to(tmp_path).as_posix() for p in got}
+
+    assert reached() == {"stages/s.py", "stages/_common.py", "src/tinykd/__init__.py", "src/tinykd/lazy.py",
+                         "src/tinykd/sub/__init__.py", "src/tinykd/sub/inner.py"}
+    assert reached(module_level=True) == {"stages/s.py", "stages/_common.py"}
