@@ -1,11 +1,40 @@
-"""Shared by the stage entry points: run a stage body, turning TinykdError into one line and
-Ctrl-C (or SIGTERM) into one line and exit 130 (143), with the outputs left as they were."""
+"""Shared by the stage entry points: `stage()` is the one way a stage script starts.
+
+A stage script is three functions and a docstring (its `--help` text):
+
+    def arguments(ap):        # its options, paths given by dvc.yaml's `cmd`
+        ap.add_argument("--model", required=True)
+
+    def body(args, p):        # the work; `p` is params.yaml, already validated
+        from tinykd import train    # heavy imports (TensorFlow, Keras) here, never at module level
+        ...
+
+    def main():
+        stage(__doc__, arguments, body, sections=["teacher"])
+
+The rule: **params are validated before anything heavy is imported.** `stage()` parses the
+command line, then loads params.yaml (`tinykd.params.load`: the whole file against the schema,
+plus the file checks of `sections`, the sections the stage reads), and only then calls `body`,
+which is where TensorFlow and the other slow imports happen. A bad value in params.yaml therefore
+stops the stage with one line before TensorFlow is loaded (docs/pipeline.md, "Writing a stage",
+has the times). tests/test_stages.py checks both halves: no heavy import at module level, and no
+TensorFlow in memory when a bad params file has stopped a stage.
+
+How a stage ends (the same for every stage):
+- 0: done; 2: a bad command line (argparse's usage line);
+- 1: a TinykdError (bad params, data, model, device, ...), as one line `error: <message>` on stderr;
+- 130 / 143: Ctrl-C / SIGTERM, as one line saying the outputs were left as they were (the atomic
+  writers delete their temporaries), and which outputs were already written in full;
+- any other exception is a bug and keeps its traceback (exit 1).
+Temporaries left beside an output by a killed run (SIGKILL) are removed first.
+"""
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 
 class _Terminated(BaseException):
@@ -32,13 +61,41 @@ def stage_name(argv0: str | None = None) -> str:
     return Path(argv0 or sys.argv[0]).stem
 
 
-def run(body: Callable[[], None], stage: str | None = None) -> None:
+def stage(doc: str | None, arguments: Callable[[argparse.ArgumentParser], None],
+          body: Callable[[argparse.Namespace, dict | None], None], *, sections: Iterable[str] | None = (),
+          argv: list[str] | None = None, name: str | None = None) -> None:
+    """Run one stage: parse `argv` (default sys.argv[1:]) with `doc` as the help text and the
+    options `arguments` adds, load and validate params (`--params`, default params.yaml; the
+    file checks of `sections`), then `body(args, params)`. `sections=None`: the stage reads no
+    params.yaml, has no --params option, and `body` gets None. Ends as the module docstring says."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap = argparse.ArgumentParser(description=doc)
+    if sections is not None:
+        sections = list(sections)
+        ap.add_argument("--params", default="params.yaml")
+    arguments(ap)
+    args = ap.parse_args(argv)
+
+    def validated_then_body():
+        p = None
+        if sections is not None:
+            from tinykd import params as P
+
+            p = P.load(args.params, sections=sections)
+        body(args, p)
+
+    run(validated_then_body, name, argv=argv)
+
+
+def run(body: Callable[[], None], stage: str | None = None, argv: list[str] | None = None) -> None:
+    """`body()` with the stage's signal handling and error mapping (stage() uses it; so can a
+    script that parses its own command line)."""
     from tinykd import atomic
     from tinykd.errors import TinykdError
 
     stage = stage or stage_name()
     # Temporaries a killed (SIGKILL) run of this stage left beside its outputs go first.
-    for path in _argv_paths(sys.argv[1:]):
+    for path in _argv_paths(sys.argv[1:] if argv is None else argv):
         try:
             for stale in atomic.remove_stale(path):
                 print(f"{stage}: removed {stale}, left by a run that was killed", file=sys.stderr)

@@ -5,9 +5,7 @@ A supplied .keras/.h5 student is checked against the dataset and written as mode
 a supplied full-int8 .tflite is checked and written there byte for byte (no float model exists:
 quantize@student recognises it and passes it on unquantized). metrics/distill.json says
 `"source": <the file>, "trained": false`."""
-import argparse
-
-from _common import run
+from _common import stage
 
 
 # Below this margin (validation accuracy) a teacher is not "clearly above" the student.
@@ -93,9 +91,7 @@ def supplied_student(p: dict, data: dict, info: dict, teacher_path: str, model_p
     return metrics
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
+def arguments(ap) -> None:
     ap.add_argument("--data", default="data")
     ap.add_argument("--teacher", default="models/teacher.keras")
     ap.add_argument("--model", default="models/student.keras")
@@ -103,50 +99,49 @@ def main() -> None:
     ap.add_argument("--live", default="dvclive/distill")
     ap.add_argument("--baseline-metrics", default=None,
                     help="metrics/baseline.json: warn when the teacher is not clearly above that student")
-    args = ap.parse_args()
 
-    def body():
-        from tinykd import params as P
-        from tinykd.atomic import atomic_dir, write_json
 
-        p = P.load(args.params, sections=["student", "kd"])
-        s, kd = p["student"], p["kd"]
-        from tinykd import models, train
-        from tinykd.data.scaling import from_params
-        from tinykd.distill import distill
-        from tinykd.model_io import load_keras, save_keras
-        from tinykd.resume import backup_dir_for
+def body(args, p: dict) -> None:
+    from tinykd import models, train
+    from tinykd.atomic import atomic_dir, write_json
+    from tinykd.data.scaling import from_params
+    from tinykd.distill import distill
+    from tinykd.model_io import load_keras, save_keras
+    from tinykd.resume import backup_dir_for
 
-        train.seed_everything(p["seed"])
-        data, info = train.load_data(args.data)
-        if s["source"] != "train":
-            from pathlib import Path
+    s, kd = p["student"], p["kd"]
+    train.seed_everything(p["seed"])
+    data, info = train.load_data(args.data)
+    if s["source"] != "train":
+        from pathlib import Path
 
-            metrics = supplied_student(p, data, info, args.teacher, args.model, args.live,
-                                       Path(args.params).resolve().parent)
-            write_json(args.metrics, train.round_metrics(metrics))
-            print(f"distill: student supplied ({s['source']}), not trained; test accuracy "
-                  f"{metrics['test_accuracy']:.4f} ({metrics['evaluated_as']})")
-            return
-        t_in = from_params(p["teacher"]["input"], "teacher.input", info["shape"][-1])
-        s_in = from_params(s["input"], "student.input", info["shape"][-1])
-        teacher = load_keras(args.teacher)
-        student = models.build(s["arch"], info["shape"], info["num_classes"])
-        with atomic_dir(args.live) as tmp_live:
-            metrics = distill(student, teacher, data, alpha=kd["alpha"], temperature=kd["temperature"],
-                              teacher_outputs=kd["teacher_outputs"], epochs=kd["epochs"], batch_size=kd["batch_size"],
-                              learning_rate=kd["learning_rate"], augment=kd["augment"], seed=p["seed"],
-                              views=kd["views"], optimizer_name=kd["optimizer"], live_dir=tmp_live,
-                              on_teacher=lambda acc: warn_weak_teacher(acc, args.baseline_metrics),
-                              teacher_input=t_in, student_input=s_in, resume_dir=backup_dir_for(args.model))
-            save_keras(student, args.model)
-        metrics.update({"params": int(student.count_params()), "arch": s["arch"], "alpha": kd["alpha"],
-                        "temperature": kd["temperature"], "teacher_outputs": kd["teacher_outputs"]})
+        metrics = supplied_student(p, data, info, args.teacher, args.model, args.live,
+                                   Path(args.params).resolve().parent)
         write_json(args.metrics, train.round_metrics(metrics))
-        print(f"distill: test accuracy {metrics['test_accuracy']:.4f}, hard {metrics['test_hard_loss']:.4f}, "
-              f"soft {metrics['test_soft_loss']:.4f}")
+        print(f"distill: student supplied ({s['source']}), not trained; test accuracy "
+              f"{metrics['test_accuracy']:.4f} ({metrics['evaluated_as']})")
+        return
+    t_in = from_params(p["teacher"]["input"], "teacher.input", info["shape"][-1])
+    s_in = from_params(s["input"], "student.input", info["shape"][-1])
+    teacher = load_keras(args.teacher)
+    student = models.build(s["arch"], info["shape"], info["num_classes"])
+    with atomic_dir(args.live) as tmp_live:
+        metrics = distill(student, teacher, data, alpha=kd["alpha"], temperature=kd["temperature"],
+                          teacher_outputs=kd["teacher_outputs"], epochs=kd["epochs"], batch_size=kd["batch_size"],
+                          learning_rate=kd["learning_rate"], augment=kd["augment"], seed=p["seed"],
+                          views=kd["views"], optimizer_name=kd["optimizer"], live_dir=tmp_live,
+                          on_teacher=lambda acc: warn_weak_teacher(acc, args.baseline_metrics),
+                          teacher_input=t_in, student_input=s_in, resume_dir=backup_dir_for(args.model))
+        save_keras(student, args.model)
+    metrics.update({"params": int(student.count_params()), "arch": s["arch"], "alpha": kd["alpha"],
+                    "temperature": kd["temperature"], "teacher_outputs": kd["teacher_outputs"]})
+    write_json(args.metrics, train.round_metrics(metrics))
+    print(f"distill: test accuracy {metrics['test_accuracy']:.4f}, hard {metrics['test_hard_loss']:.4f}, "
+          f"soft {metrics['test_soft_loss']:.4f}")
 
-    run(body)
+
+def main() -> None:
+    stage(__doc__, arguments, body, sections=["student", "kd"])
 
 
 if __name__ == "__main__":
