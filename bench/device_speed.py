@@ -21,11 +21,11 @@ The cost of chunking (protocol version 2 sends an input in acknowledged LOAD fra
 default 256 is (k / 256) / t_inf, the time the chunking adds to an image over one unbounded frame.
 
 Figures: with -icount shift=0 one guest instruction is 1 ns of virtual time and SysTick runs at
-80 MHz, so one tick = 12.5 instructions. The firmware restarts SysTick's tick grid at the start of each
-inference, so a count is the same on every run. "ms at 80 MHz"
-treats one instruction as one cycle (a lower bound for the real chip, whose loads and branches
-take extra cycles). Images/s is wall time on this host, dominated by QEMU's byte-at-a-time
-UART model (about 0.1 ms per byte), not by the inference.
+the core clock (board.yaml core_hz, reported in HELLO), so one tick = 1e9 / core_hz instructions.
+The firmware restarts SysTick's tick grid at the start of each inference, so a count is the same
+on every run. "ms" at the core clock treats one instruction as one cycle (a lower bound for the
+real chip, whose loads and branches take extra cycles). Images/s is wall time on this host,
+dominated by QEMU's byte-at-a-time UART model (about 0.1 ms per byte), not by the inference.
 """
 from __future__ import annotations
 
@@ -146,7 +146,8 @@ def measure(tflite: Path, work: Path, images: int, bulk_images: int, data: Path 
     instr = np.array([hello.ticks_to_units(r.ticks) for r in results])
     med = float(np.median(instr))
     row = {"macs": hello.macs, "instructions": med, "spread": float(instr.max() - instr.min()),
-           "macs_per_instruction": hello.macs / med, "ms_at_80mhz": med / 80e3,
+           "macs_per_instruction": hello.macs / med, "ms": med / hello.core_hz * 1e3,
+           "core_hz": hello.core_hz,
            "images_per_s": images / wall, "bit_exact": f"{exact}/{images}", "input_bytes": hello.input_bytes,
            "arena": hello.arena_bytes, "flash": mem["flash_used"], "sram1": mem["sram1_used"],
            "chunking": chunking, "resends": resends}
@@ -183,14 +184,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{arch}] export, build, QEMU ({args.images} images) ...", flush=True)
         rows.append((arch, measure(tfl, work / arch, args.images, args.bulk_images, Path(args.data), args.jobs)))
     print()
-    print("QEMU b-l475e-iot01a, -icount shift=0 (1 instruction = 1 ns; SysTick tick = 12.5 instructions)")
-    head = (f"{'model':<10} {'MACs':>11} {'instr/inference':>16} {'MACs/instr':>10} {'ms@80MHz':>9} "
+    from tinykd.device.board import load as load_board
+    from tinykd.device.latency import mhz
+
+    hz = rows[0][1]["core_hz"] if rows else load_board().core_hz
+    print(f"QEMU {load_board().qemu_machine}, -icount shift=0 (1 instruction = 1 ns; SysTick tick = "
+          f"{1e9 / hz:g} instructions)")
+    head = (f"{'model':<10} {'MACs':>11} {'instr/inference':>16} {'MACs/instr':>10} {'ms@' + mhz(hz):>9} "
             f"{'link img/s':>10} {'bit-exact':>9} {'flash B':>8} {'SRAM1 B':>8}")
     print(head)
     print("-" * len(head))
     for arch, r in rows:
         print(f"{arch:<10} {r['macs']:>11,} {r['instructions']:>16,.0f} {r['macs_per_instruction']:>10.3f} "
-              f"{r['ms_at_80mhz']:>9.2f} {r['images_per_s']:>10.2f} {r['bit_exact']:>9} {r['flash']:>8,} "
+              f"{r['ms']:>9.2f} {r['images_per_s']:>10.2f} {r['bit_exact']:>9} {r['flash']:>8,} "
               f"{r['sram1']:>8,}")
     print("\nlink img/s: wall-clock images per second through QEMU's UART model "
           f"({rows[0][1]['input_bytes']} input bytes per image); instruction counts vary by at most "

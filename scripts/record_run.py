@@ -123,9 +123,10 @@ def _teacher_origin(run: Path, source: str) -> Path | None:
 def table(runs: list[Path]) -> str:
     """Markdown table of teacher, baseline and distilled student read from recorded runs: the
     teacher from the first, baseline and distilled student from each (one record per student arch)."""
-    rows = ["| model | parameters | float (host) | int8 (host) | int8 on the device | latency at 80 MHz "
-            "| firmware flash | arena RAM | training |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    from tinykd.device import latency
+
+    rows = []
+    clocks = set()
     train_stage = {"teacher": "teacher", "baseline": "baseline", "student": "distill"}
     names = {"teacher": "teacher", "baseline": "student, labels only (baseline)", "student": "student, distilled"}
     for i, run in enumerate(runs):
@@ -139,7 +140,8 @@ def table(runs: list[Path]) -> str:
             t = _read(m / f"{train_stage[model]}.json")
             dev, fw = device.get(model, ({}, {}))
             on_dev = _pct(dev.get("accuracy")) + (f" ({dev['samples']:,} images)" if dev.get("samples") else "")
-            lat = f"{dev['latency_ms_at_80mhz']} ms" if dev.get("latency_ms_at_80mhz") is not None else "–"
+            lat = latency.read(dev)
+            clocks.add(lat and lat[1])
             flash = f"{fw['flash_used']:,} B" if fw.get("flash_used") else "–"
             arena = fp.get(model, {}).get("arena_bytes")
             sec = times.get(train_stage[model])
@@ -151,8 +153,18 @@ def table(runs: list[Path]) -> str:
                 trained = f"{osec / 60:.0f} min (in {origin.name})" if osec else "supplied"
             rows.append(f"| {names[model]} ({t.get('arch', '?')}) | {q.get('params', t.get('params', 0)):,} "
                         f"| {_pct(q.get('float_accuracy', t.get('test_accuracy')))} | {_pct(q.get('int8_accuracy'))} "
-                        f"| {on_dev} | {lat} | {flash} | {f'{arena:,} B' if arena else '–'} | {trained} |")
-    return "\n".join(rows)
+                        f"| {on_dev} | {f'{lat[0]} ms' if lat else '–'} | {flash} "
+                        f"| {f'{arena:,} B' if arena else '–'} | {trained} |")
+    clocks.discard(None)
+    # One clock for every row (one board) goes in the header, as the committed README shows it.
+    if len(clocks) > 1:
+        raise SystemExit(f"record_run: the records were measured at different core clocks {sorted(clocks)}; "
+                         "tabulate one board at a time")
+    at = f" at {latency.mhz(clocks.pop())}" if clocks else ""
+    head = ["| model | parameters | float (host) | int8 (host) | int8 on the device | latency" + at +
+            " | firmware flash | arena RAM | training |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    return "\n".join(head + rows)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import export_harness as eh
-import tiny_datasets as td
+from support import tiny_datasets as td
 from tinykd.compress import METHODS
 from tinykd.compress import prune as P
 from tinykd.compress.schedules import Schedule, from_params
@@ -384,11 +384,12 @@ def test_report_section_and_figure(tmp_path):
     for name, m in rows.items():
         (tmp_path / "compress" / f"{name}.json").write_text(json.dumps(m))
     assert section(tmp_path / "nowhere") == [] and figure(tmp_path / "nowhere") is None
-    (tmp_path / "device.json").write_text(json.dumps({"model_sha256": "aa", "latency_ms_at_80mhz": 1.25}))
+    (tmp_path / "device.json").write_text(json.dumps({"model_sha256": "aa", "latency_ms": 1.25,
+                                                             "core_hz": 80_000_000}))
     text = "\n".join(section(tmp_path))
     lines = [line for line in text.splitlines() if line.startswith("| ") and "acc." not in line]
     assert len(lines) == 2
-    assert lines[0].startswith("| PTQ (int8) | 90.00 % | 89.00 %") and lines[0].endswith("| 1.25 ms |")
+    assert lines[0].startswith("| PTQ (int8) | 90.00 % | 89.00 %") and lines[0].endswith("| 1.25 ms at 80 MHz |")
     assert "3.62x" in lines[0] and "6.91x" in lines[1] and lines[1].endswith("| not deployed |")
     assert "conv 12->6" in text
     assert figure(tmp_path) is not None

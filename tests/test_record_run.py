@@ -30,8 +30,9 @@ def _record(root: Path, name: str, arch: str, teacher_source: str, teacher_sec: 
     for model, stage, a in (("baseline", "baseline", acc), ("student", "distill", acc + 0.02)):
         _write(m / f"{stage}.json", {"arch": arch, "params": 5, "test_accuracy": a})
         _write(m / f"quantize_{model}.json", {"params": 5, "float_accuracy": a, "int8_accuracy": a - 0.001})
-    _write(m / "device.json", {"accuracy": acc + 0.019, "samples": 100, "latency_ms_at_80mhz": 1.5})
-    _write(m / "baseline" / "device.json", {"accuracy": acc - 0.001, "samples": 100, "latency_ms_at_80mhz": 1.5})
+    lat = {"latency_ms": 1.5, "core_hz": 80_000_000}
+    _write(m / "device.json", {"accuracy": acc + 0.019, "samples": 100, **lat})
+    _write(m / "baseline" / "device.json", {"accuracy": acc - 0.001, "samples": 100, **lat})
     _write(m / "firmware.json", {"flash_used": 1000})
     _write(run / "stage_times.json", {"teacher": teacher_sec, "baseline": 600, "distill": 900})
     return run
@@ -49,6 +50,28 @@ def test_table_rows_per_record_and_a_supplied_teachers_origin(tmp_path, monkeypa
     assert "(resnet8)" in rows[5] and "82.00 %" in rows[5] and "83.90 % (100 images)" in rows[6]
     assert rows[3].endswith("| 10 min |") and rows[4].endswith("| 15 min |")
     assert mod.table([origin]).splitlines()[2].endswith("| 59 min |")
+
+
+def test_latency_at_the_recorded_clock_and_in_records_made_before_it(tmp_path, monkeypatch):
+    """latency_ms with core_hz beside it; records made before (the committed ones) named it
+    latency_ms_at_80mhz and render the same; records at two clocks are refused."""
+    mod = _module()
+    monkeypatch.chdir(tmp_path)
+    new = _record(tmp_path, "new", "cnn_small", "train", 60, 0.75)
+    old = _record(tmp_path, "old", "cnn_small", "train", 60, 0.75)
+    for f in (old / "metrics" / "device.json", old / "metrics" / "baseline" / "device.json"):
+        d = json.loads(f.read_text())
+        d["latency_ms_at_80mhz"] = d.pop("latency_ms")
+        del d["core_hz"]
+        f.write_text(json.dumps(d))
+    rows = mod.table([new]).splitlines()
+    assert mod.table([old]).splitlines() == rows
+    assert "| latency at 80 MHz |" in rows[0] and "| 1.5 ms |" in rows[4]
+    slow = _record(tmp_path, "slow", "cnn_small", "train", 60, 0.75)
+    d = json.loads((slow / "metrics" / "device.json").read_text())
+    (slow / "metrics" / "device.json").write_text(json.dumps({**d, "core_hz": 48_000_000}))
+    with pytest.raises(SystemExit, match="different core clocks"):
+        mod.table([new, slow])
 
 
 @pytest.mark.slow

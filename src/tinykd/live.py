@@ -17,6 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .device.latency import mhz
 from .errors import DataError, ParamError, TinykdError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".webp", ".tif", ".tiff")
@@ -33,12 +34,13 @@ class Prediction:
     ticks: int
     latency: float           # in `unit`
     unit: str                # cycles (board) or instructions (QEMU)
-    latency_ms: float        # latency at the board's core clock (HELLO core_hz: 80 MHz here)
+    latency_ms: float        # latency at the board's core clock, core_hz
     round_trip_ms: float     # host-measured, includes the UART transfer
+    core_hz: int             # the core clock the board reports in HELLO
 
     def line(self) -> str:
         return (f"{self.source}: {self.name} ({self.confidence:.1%})  {self.latency:,.0f} {self.unit} = "
-                f"{self.latency_ms:.2f} ms at 80 MHz  [round trip {self.round_trip_ms:.1f} ms]")
+                f"{self.latency_ms:.2f} ms at {mhz(self.core_hz)}  [round trip {self.round_trip_ms:.1f} ms]")
 
 
 # -- frame sources ---------------------------------------------------------------------------
@@ -183,14 +185,15 @@ def run(link, frames, names: list[str] | None = None, limit: int = 0, echo=print
         pred = Prediction(source=source, label=label,
                           name=names[label] if names and label < len(names) else f"class {label}",
                           confidence=float(p[label]), ticks=int(r.ticks), latency=float(units),
-                          unit=hello.latency_unit, latency_ms=units / hello.core_hz * 1e3, round_trip_ms=rtt)
+                          unit=hello.latency_unit, latency_ms=units / hello.core_hz * 1e3, round_trip_ms=rtt,
+                          core_hz=hello.core_hz)
         echo(pred.line())
         results.append(pred)
         if limit and len(results) >= limit:
             break
     if results:
         lat = np.median([r.latency_ms for r in results])
-        echo(f"live: {len(results)} frame(s), median on-device latency {lat:.2f} ms at 80 MHz")
+        echo(f"live: {len(results)} frame(s), median on-device latency {lat:.2f} ms at {mhz(hello.core_hz)}")
     return results
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..data.scaling import quantize_pixels
 from ..errors import DataError, DeviceError, ParamError
+from . import latency
 from .firmware import sha256_file
 from .protocol import Hello, Link
 
@@ -327,10 +328,9 @@ def metrics(ev: Evaluation, backend: str, firmware_sha: str, model_sha: str) -> 
     units = np.array([h.ticks_to_units(r.ticks) for r in ev.results], dtype=np.float64)
     median, p95 = float(np.median(units)), float(np.percentile(units, 95))
     unit = h.latency_unit
-    # "ms at 80 MHz": the count as if one per cycle of the board's core clock (its board.yaml
-    # core_hz, which the firmware reports in HELLO: 80 MHz on the B-L475E-IOT01A). Cycles on the
-    # board; under QEMU, instructions, which makes it a lower bound for the real chip.
-    ms = median / h.core_hz * 1e3
+    # latency_ms: the count as if one per cycle of the board's core clock (its board.yaml
+    # core_hz, which the firmware reports in HELLO; recorded beside it). Cycles on the board;
+    # under QEMU, instructions, which makes it a lower bound for the real chip.
     return {
         "samples": n,
         "accuracy": round(float(np.mean(dev_top1 == labels)), 6),
@@ -343,8 +343,8 @@ def metrics(ev: Evaluation, backend: str, firmware_sha: str, model_sha: str) -> 
         f"latency_{unit}_p95": round(p95, 1),
         "latency_ticks_median": int(np.median([r.ticks for r in ev.results])),
         "timer": h.timer.name.lower(),
-        "latency_ms_at_80mhz": round(ms, 4),
-        "images_per_s_at_80mhz": round(1e3 / ms, 3) if ms > 0 else None,
+        **latency.fields(median, h.core_hz),
+        "board": h.board,
         "macs": h.macs,
         f"macs_per_{unit[:-1]}": round(h.macs / median, 4) if median else None,
         "arena_bytes": h.arena_bytes,

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from ..compress import load_metrics
+from ..device import latency
 from .plotting import pyplot
 
 LABELS = {
@@ -40,7 +41,7 @@ def _kib(v) -> str:
 def _latency(m: dict, devices: list[dict]) -> str:
     for device in devices:
         if device.get("model_sha256") == m.get("tflite_sha256"):
-            return f"{device.get('latency_ms_at_80mhz')} ms"
+            return latency.describe(device)
     return "not deployed"
 
 
@@ -49,7 +50,7 @@ def table(rows: dict[str, dict], device: dict | list[dict] | None = None) -> lis
     matched to a row by the sha256 of the model the board ran."""
     devices = [d for d in (device if isinstance(device, list) else [device]) if d]
     out = ["| method | float acc. | int8 acc. | int8 loss | params | non-zero params | int8 weight sparsity "
-           "| gzip size | compression | flash (weights) | RAM (arena) | MACs | on-device latency (80 MHz) |",
+           "| gzip size | compression | flash (weights) | RAM (arena) | MACs | on-device latency |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for method, m in rows.items():
         out.append(
