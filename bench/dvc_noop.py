@@ -42,7 +42,7 @@ def _run(cmd, cwd) -> float:
 
 def make_project(root: Path) -> Path:
     sys.path.insert(0, str(REPO / "tests"))
-    import tiny_datasets as td
+    from support import tiny_datasets as td
 
     data = td.write_cifar10_tarball(root / "cifar-10-python.tar.gz")
     proj = root / "proj"

@@ -1,4 +1,4 @@
-"""Shared fixtures. Datasets are small but in the real formats (see tiny_datasets.py)."""
+"""Shared fixtures. Datasets are small but in the real formats (see support/tiny_datasets.py)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import tiny_datasets as td
+from support import tiny_datasets as td
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -52,8 +52,8 @@ def image_folder_tar(tmp_path_factory) -> Path:
 def trained_project(tmp_path_factory, mnist_dir, tool_env):
     """A git + DVC copy of the pipeline on tiny data after `dvc repro report` (the whole pipeline,
     QEMU board included, when arm-none-eabi-gcc and qemu-system-arm exist; else fetch..quantize and
-    the report stage by hand), committed. Used by the sweep, report and live tests (tiny_project.py)."""
-    import tiny_project as tp
+    the report stage by hand), committed. Used by the sweep, report and live tests (support/tiny_project.py)."""
+    from support import tiny_project as tp
 
     proj = tp.make_project(tmp_path_factory.mktemp("trained") / "proj", tp.tiny_params(mnist_dir), tool_env)
     if tp.have_device_tools():
@@ -70,7 +70,7 @@ def snakemake_grid(trained_project, tool_env) -> dict:
     """trained_project after `snakemake --cores 2 sweep` (tiny_params' 2x2 grid), run once: the local
     sweep test_sweep.py checks and test_sweep_slurm.py compares the SLURM run with. Also the
     teacher's bytes and mtime from before the run, to show the sweep reused it."""
-    import tiny_project as tp
+    from support import tiny_project as tp
 
     teacher = trained_project / "models" / "teacher.keras"
     before = {"teacher_bytes": teacher.read_bytes(), "teacher_mtime": teacher.stat().st_mtime_ns}

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-import tiny_project as tp
+from support import tiny_project as tp
 
 pytestmark = pytest.mark.slow
 STAGES = ["quantize@baseline"]

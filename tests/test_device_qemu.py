@@ -422,7 +422,7 @@ def _clean_uart(pipe, noisy, env) -> tuple[dict, bytes]:
 def test_noisy_line_gives_the_clean_results(pipe, noisy, tool_env):
     """A proxy damages 0.4 % of the bytes both ways (replaced, dropped or doubled) between the QEMU
     board and evaluate: every image still gets through, with the clean link's outputs and ticks."""
-    from noise_proxy import NoiseProxy
+    from support.noise_proxy import NoiseProxy
     from tinykd.device.qemu import QemuBoard
 
     clean, clean_csv = _clean_uart(pipe, noisy, tool_env)
@@ -446,7 +446,7 @@ def test_noisy_line_with_cifar_sized_inputs(tmp_path, tool_env):
     """A 32x32x3 model (3,072-byte inputs, a CIFAR-10 image) on QEMU behind the noise proxy at
     0.4 % damaged bytes both ways: 10 images give the host reference's outputs bit for bit. In
     one frame such an input would get through intact with probability 0.996^3080 = 4e-6."""
-    from noise_proxy import NoiseProxy
+    from support.noise_proxy import NoiseProxy
     from tinykd.cli import main
     from tinykd.data.store import npz_bytes
     from tinykd.device.qemu import QemuBoard
@@ -537,7 +537,7 @@ def test_images_failing_past_max_failed_images_stop_the_stage_and_keep_the_journ
     stops at the third with one line naming the count and the limit, writes no metrics and keeps
     the journal; the rerun with limit 3 resumes from it, sends only the rest, and records the
     three failures in its metrics."""
-    from noise_proxy import LossProxy
+    from support.noise_proxy import LossProxy
     from tinykd.data.scaling import quantize_pixels
     from tinykd.device import evaluate as E
     from tinykd.device import protocol as P

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tiny_datasets as td
+from support import tiny_datasets as td
 from tinykd.data import fetch, load_info, load_split, sources
 from tinykd.errors import DataError
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import tiny_project as tp
+from support import tiny_project as tp
 from tinykd import live
 from tinykd.errors import DataError, TinykdError
 

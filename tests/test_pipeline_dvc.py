@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import tiny_datasets as td
+from support import tiny_datasets as td
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ["fetch", "teacher", "baseline", "distill", "quantize@teacher", "quantize@baseline", "quantize@student"]

@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-import tiny_datasets as td
+from support import tiny_datasets as td
 from tinykd.data import fetch, progress, sources
 
 

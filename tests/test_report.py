@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import tiny_project as tp
+from support import tiny_project as tp
 from tinykd.report import build_report
 from tinykd.report.collect import read_confusion
 from tinykd.report.markdown import nbytes, pct

@@ -449,7 +449,7 @@ def _tar_cut_at_a_member_boundary(folder: Path, dest: Path, keep_files: int) -> 
 def test_truncated_plain_tar_is_refused_not_partly_loaded(tmp_path):
     import tarfile
 
-    import tiny_datasets as td
+    from support import tiny_datasets as td
     from tinykd.data import fetch
     from tinykd.data.formats import read_image_folder
     from tinykd.errors import DataError
@@ -489,7 +489,7 @@ def test_truncated_plain_cifar_tar_is_refused(tmp_path, cifar10_tarball):
 def test_odd_size_images_are_named(tmp_path):
     from PIL import Image
 
-    import tiny_datasets as td
+    from support import tiny_datasets as td
     from tinykd.data.formats import read_image_folder
     from tinykd.errors import DataError
 
@@ -505,7 +505,7 @@ def test_odd_size_images_are_named(tmp_path):
 def test_decompression_bomb_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys):
     from PIL import Image
 
-    import tiny_datasets as td
+    from support import tiny_datasets as td
     from tinykd.data.formats import read_image_folder
     from tinykd.errors import DataError
     from tinykd.mlperf.datasets import load_samples
@@ -575,8 +575,8 @@ def _yaml_project(root: Path) -> Path:
 
 
 def test_preset_yaml_errors_keep_their_line_numbers(tmp_path):
+    from tinykd import presets
     from tinykd.errors import ParamError
-    from tinykd.experiments import presets
 
     proj = _yaml_project(tmp_path)
     broken = proj / "presets" / "broken.yaml"
@@ -599,9 +599,8 @@ def test_preset_yaml_errors_keep_their_line_numbers(tmp_path):
 
 
 def test_sweep_yaml_errors_keep_their_line_numbers(tmp_path):
+    from tinykd import sweep
     from tinykd.errors import ParamError
-    from tinykd.experiments.collect import rows_from_point_dirs
-    from tinykd.experiments.derive import derive_params
 
     proj = _yaml_project(tmp_path)
     params = proj / "params.yaml"
@@ -609,12 +608,12 @@ def test_sweep_yaml_errors_keep_their_line_numbers(tmp_path):
     params.write_text(good + "kd:\n  alpha: 0.9\n")   # a second kd: section at the end
     kd_line = 1 + good.splitlines().index("kd:")
     with pytest.raises(ParamError) as info:
-        derive_params(params, ["kd.alpha=0.5"], proj / "point" / "params.yaml")
+        sweep.derive_params(params, ["kd.alpha=0.5"], proj / "point" / "params.yaml")
     msg = str(info.value)
     assert f"line {len(good.splitlines()) + 1}, column 1: key 'kd' appears twice (first on line {kd_line})" in msg
     params.write_text(good)
     with pytest.raises(ParamError) as info:
-        derive_params(params, ["kd.temperature=[3"], proj / "point" / "params.yaml")
+        sweep.derive_params(params, ["kd.temperature=[3"], proj / "point" / "params.yaml")
     msg = str(info.value)
     assert msg.startswith("params: --set = 'kd.temperature=[3' is not allowed") and "column" in msg, msg
     assert "\n" not in msg and not (proj / "point").exists()
@@ -622,7 +621,7 @@ def test_sweep_yaml_errors_keep_their_line_numbers(tmp_path):
     point.mkdir(parents=True)
     (point / "params.yaml").write_text("kd:\n  temperature: 4\n  alpha: [0.5\n")
     with pytest.raises(ParamError) as info:
-        rows_from_point_dirs(proj / "grid")
+        sweep.rows_from_point_dirs(proj / "grid")
     msg = str(info.value)
     assert f"'{point / 'params.yaml'}'" in msg and "line 4, column 1" in msg and "\n" not in msg, msg
 

@@ -162,7 +162,7 @@ def test_misfit_student_is_one_line_naming_the_file(project, course_files, tool_
         # the same file against a 16x16x3 dataset: write a dataset.json-consistent copy of data
         import shutil
 
-        import tiny_datasets as td
+        from support import tiny_datasets as td
 
         q = json.loads(json.dumps(p))
         tar = td.tar_folder(td.write_image_folder(tmp_path / "tree"), tmp_path / "img.tar.gz")
@@ -240,7 +240,7 @@ def test_keras2_h5_student_runs_through_to_evaluate_on_qemu(project, course_file
     distill (loaded, not trained) -> quantize -> export -> build -> flash -> evaluate on the QEMU
     board -> report, by the stage scripts in the order of dvc.yaml. The board's outputs are
     bit-exact with the host's TFLite Micro run of the same .tflite, and the report says supplied."""
-    import tiny_project as tp
+    from support import tiny_project as tp
 
     if not tp.have_device_tools():
         pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")

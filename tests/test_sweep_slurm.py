@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import tiny_project as tp
+from support import tiny_project as tp
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "slurm-local.sh"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import workflow_graph
+from support import workflow_graph
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING = ("teacher", "baseline", "distill", "quantize", "compress")

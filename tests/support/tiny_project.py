@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "stages", "workflow", "src", "sweeps", "presets", "firmware"]
 GIT = ["git", "-c", "user.name=tinykd", "-c", "user.email=tinykd@localhost"]
 
