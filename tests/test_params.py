@@ -218,12 +218,12 @@ def test_make_repro_checks_params_before_dvc_repro():
 
 
 def test_sweep_queue_checks_params_before_dvc(tmp_path, capsys, monkeypatch):
-    from tinykd import sweep
     from tinykd.cli import main
+    from tinykd.experiments import dvc_command
 
     _write(tmp_path, {"kd.temprature": 4})
     called = []
-    monkeypatch.setattr(sweep, "_dvc", lambda *a, **k: called.append(a))
+    monkeypatch.setattr(dvc_command, "run", lambda *a, **k: called.append(a))
     assert main(["sweep", "queue", "grid", "--repo", str(tmp_path), "--temperatures", "1", "--alphas", "0.5"]) == 1
     assert "kd.temprature" in capsys.readouterr().err and not called
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tinykd import presets
+from tinykd import dotted
 from tinykd.errors import ParamError
+from tinykd.experiments import dvc_command, presets
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,7 +85,7 @@ def test_apply_changes_only_the_preset_keys_and_keeps_comments(tmp_path):
     assert "student.arch" in changed
     for section in after:
         for key in after[section] if isinstance(after[section], dict) else []:
-            if f"{section}.{key}" not in dict(presets.flatten(presets.load("mnist_kd", proj))):
+            if f"{section}.{key}" not in dict(dotted.flatten(presets.load("mnist_kd", proj))):
                 assert after[section][key] == before[section][key], (section, key)
 
 
@@ -115,7 +116,7 @@ def test_run_says_where_the_report_is_after_a_whole_run(rc, report, tmp_path, mo
         (project / "reports").mkdir()
         (project / "reports" / "report.md").write_text("# report\n")
     calls = []
-    monkeypatch.setattr(presets.subprocess, "call", lambda cmd: calls.append(cmd) or rc)
+    monkeypatch.setattr(dvc_command.subprocess, "call", lambda cmd: calls.append(cmd) or rc)
     monkeypatch.chdir(project)
     assert main(["preset", "run", "quick"]) == rc
     assert calls[0][1:5] == ["exp", "run", "-n", "quick"] and "dataset.limit_train=5000" in calls[0]

@@ -575,8 +575,8 @@ def _yaml_project(root: Path) -> Path:
 
 
 def test_preset_yaml_errors_keep_their_line_numbers(tmp_path):
-    from tinykd import presets
     from tinykd.errors import ParamError
+    from tinykd.experiments import presets
 
     proj = _yaml_project(tmp_path)
     broken = proj / "presets" / "broken.yaml"
@@ -599,8 +599,9 @@ def test_preset_yaml_errors_keep_their_line_numbers(tmp_path):
 
 
 def test_sweep_yaml_errors_keep_their_line_numbers(tmp_path):
-    from tinykd import sweep
     from tinykd.errors import ParamError
+    from tinykd.experiments.collect import rows_from_point_dirs
+    from tinykd.experiments.derive import derive_params
 
     proj = _yaml_project(tmp_path)
     params = proj / "params.yaml"
@@ -608,12 +609,12 @@ def test_sweep_yaml_errors_keep_their_line_numbers(tmp_path):
     params.write_text(good + "kd:\n  alpha: 0.9\n")   # a second kd: section at the end
     kd_line = 1 + good.splitlines().index("kd:")
     with pytest.raises(ParamError) as info:
-        sweep.derive_params(params, ["kd.alpha=0.5"], proj / "point" / "params.yaml")
+        derive_params(params, ["kd.alpha=0.5"], proj / "point" / "params.yaml")
     msg = str(info.value)
     assert f"line {len(good.splitlines()) + 1}, column 1: key 'kd' appears twice (first on line {kd_line})" in msg
     params.write_text(good)
     with pytest.raises(ParamError) as info:
-        sweep.derive_params(params, ["kd.temperature=[3"], proj / "point" / "params.yaml")
+        derive_params(params, ["kd.temperature=[3"], proj / "point" / "params.yaml")
     msg = str(info.value)
     assert msg.startswith("params: --set = 'kd.temperature=[3' is not allowed") and "column" in msg, msg
     assert "\n" not in msg and not (proj / "point").exists()
@@ -621,7 +622,7 @@ def test_sweep_yaml_errors_keep_their_line_numbers(tmp_path):
     point.mkdir(parents=True)
     (point / "params.yaml").write_text("kd:\n  temperature: 4\n  alpha: [0.5\n")
     with pytest.raises(ParamError) as info:
-        sweep.rows_from_point_dirs(proj / "grid")
+        rows_from_point_dirs(proj / "grid")
     msg = str(info.value)
     assert f"'{point / 'params.yaml'}'" in msg and "line 4, column 1" in msg and "\n" not in msg, msg
 

@@ -11,33 +11,34 @@ from pathlib import Path
 import pytest
 
 from support import tiny_project as tp
-from tinykd import sweep
 from tinykd.errors import ParamError
+from tinykd.experiments import collect, derive, queue
+from tinykd.experiments import points as sweep_points
 from tinykd.report import sweep as sweep_report
 
 
 def test_grid_is_the_course_grid():
-    points = sweep.grid_points(sweep.GRID_TEMPERATURES, sweep.GRID_ALPHAS)
-    assert len(points) == 30
-    pairs = {(dict(p.sets)["kd.temperature"], dict(p.sets)["kd.alpha"]) for p in points}
+    grid = sweep_points.grid_points(sweep_points.GRID_TEMPERATURES, sweep_points.GRID_ALPHAS)
+    assert len(grid) == 30
+    pairs = {(dict(p.sets)["kd.temperature"], dict(p.sets)["kd.alpha"]) for p in grid}
     assert pairs == {(t, a) for t in (1, 2, 4, 16, 32, 64) for a in (0.1, 0.3, 0.5, 0.7, 0.9)}
-    assert len({p.name for p in points}) == 30
-    assert "grid-T16-a0.3" in {p.name for p in points}
+    assert len({p.name for p in grid}) == 30
+    assert "grid-T16-a0.3" in {p.name for p in grid}
 
 
 def test_course_cases_include_alpha_one_zero_and_the_final_choice():
-    pairs = {(dict(p.sets)["kd.alpha"], dict(p.sets)["kd.temperature"]) for p in sweep.course_points()}
+    pairs = {(dict(p.sets)["kd.alpha"], dict(p.sets)["kd.temperature"]) for p in sweep_points.course_points()}
     assert any(a == 1.0 for a, _ in pairs) and any(a == 0.0 for a, _ in pairs)
     assert (0.4, 3.0) in pairs and (0.5, 4.0) in pairs
-    assert all(p.note for p in sweep.course_points())
+    assert all(p.note for p in sweep_points.course_points())
 
 
 def test_queue_command_and_preset_keys_do_not_override_the_point():
-    point = sweep.grid_points([4], [0.5])[0]
-    cmd = sweep.queue_command(point, ["quantize@student"], ["-S", "kd.alpha=0.9", "-S", "student.epochs=3"])
+    point = sweep_points.grid_points([4], [0.5])[0]
+    cmd = queue.queue_command(point, ["quantize@student"], ["-S", "kd.alpha=0.9", "-S", "student.epochs=3"])
     assert cmd == ["exp", "run", "--queue", "-n", "grid-T4-a0.5", "-S", "student.epochs=3",
                    "-S", "kd.alpha=0.5", "-S", "kd.temperature=4.0", "quantize@student"]
-    eskd = sweep.eskd_points([1, 5])
+    eskd = sweep_points.eskd_points([1, 5])
     assert [p.name for p in eskd] == ["eskd-k1", "eskd-k5"] and dict(eskd[1].sets) == {"teacher.epochs": 5}
 
 
@@ -45,13 +46,13 @@ def test_queue_command_and_preset_keys_do_not_override_the_point():
                                                 ([2], [-0.1], "kd.alpha")])
 def test_bad_grid_values_name_the_key(temps, alphas, key):
     with pytest.raises(ParamError, match=key):
-        sweep.grid_points(temps, alphas)
+        sweep_points.grid_points(temps, alphas)
 
 
 def test_parse_numbers_names_the_option():
-    assert sweep.parse_numbers("1, 2,4", "--temperatures") == [1.0, 2.0, 4.0]
+    assert sweep_points.parse_numbers("1, 2,4", "--temperatures") == [1.0, 2.0, 4.0]
     with pytest.raises(ParamError, match="--alphas"):
-        sweep.parse_numbers("0.1,x", "--alphas")
+        sweep_points.parse_numbers("0.1,x", "--alphas")
 
 
 def _exp(name, alpha, temp, acc, int8, error=None):
@@ -69,14 +70,14 @@ def test_rows_from_exp_show_filters_and_sorts():
                                            _exp("grid-T1-a0.9", 0.9, 1.0, 0.6, 0.61),
                                            _exp("other", 0.5, 1.0, 0.1, 0.1),
                                            _exp("grid-bad", 0.1, 1.0, None, None, error={"msg": "failed"})]}]
-    rows = sweep.rows_from_exp_show(show, prefix="grid")
+    rows = collect.rows_from_exp_show(show, prefix="grid")
     assert [r.name for r in rows] == ["grid-T1-a0.9", "grid-T4-a0.9"]
     assert rows[1].params == {"alpha": 0.9, "temperature": 4.0, "teacher_epochs": 3}
     assert rows[1].metrics["student_accuracy"] == 0.7 and rows[1].metrics["student_int8_accuracy"] == 0.69
     assert rows[1].metrics["baseline_accuracy"] is None and rows[1].rev == "0123456"
     # device.json is the parent commit's unless the experiments ran evaluate.
     assert rows[1].metrics["device_accuracy"] is None
-    assert sweep.rows_from_exp_show(show, prefix="grid", device=True)[1].metrics["device_accuracy"] == 0.33
+    assert collect.rows_from_exp_show(show, prefix="grid", device=True)[1].metrics["device_accuracy"] == 0.33
 
 
 def test_table_and_figures_are_reproducible(tmp_path):
@@ -170,19 +171,19 @@ def test_derive_params_and_point_folders(tmp_path):
 
     repo = Path(__file__).resolve().parents[1]
     point = tmp_path / "grid" / "T4-a0.5"
-    sweep.derive_params(repo / "params.yaml", ["kd.temperature=4", "kd.alpha=0.5"], point / "params.yaml")
+    derive.derive_params(repo / "params.yaml", ["kd.temperature=4", "kd.alpha=0.5"], point / "params.yaml")
     derived = yaml.safe_load((point / "params.yaml").read_text())
     shipped = yaml.safe_load((repo / "params.yaml").read_text())
     assert derived["kd"]["temperature"] == 4 and derived["kd"]["alpha"] == 0.5
     assert {k: v for k, v in derived.items() if k != "kd"} == {k: v for k, v in shipped.items() if k != "kd"}
     with pytest.raises(ParamError, match="kd.alpha"):
-        sweep.derive_params(repo / "params.yaml", ["kd.alpha=7"], tmp_path / "bad.yaml")
+        derive.derive_params(repo / "params.yaml", ["kd.alpha=7"], tmp_path / "bad.yaml")
     with pytest.raises(ParamError, match="key=value"):
-        sweep.derive_params(repo / "params.yaml", ["kd.alpha"], tmp_path / "bad.yaml")
+        derive.derive_params(repo / "params.yaml", ["kd.alpha"], tmp_path / "bad.yaml")
     assert not (tmp_path / "bad.yaml").exists()
     (point / "distill.json").write_text(json.dumps({"test_accuracy": 0.75}))
     (point / "quantize.json").write_text(json.dumps({"int8_accuracy": 0.74}))
     (tmp_path / "baseline.json").write_text(json.dumps({"test_accuracy": 0.7}))
-    rows = sweep.rows_from_point_dirs(tmp_path / "grid", baseline_metrics=tmp_path / "baseline.json")
+    rows = collect.rows_from_point_dirs(tmp_path / "grid", baseline_metrics=tmp_path / "baseline.json")
     assert [r.as_dict()["student_accuracy"] for r in rows] == [0.75]
     assert rows[0].as_dict()["baseline_accuracy"] == 0.7 and rows[0].params["temperature"] == 4

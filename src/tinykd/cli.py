@@ -13,8 +13,8 @@ _COMMANDS = [
     (".export.cli", "add_parser"),
     (".mlperf.cli", "add_parser"),
     (".device.cli", "add_parser"),
-    (".sweep", "add_parser"),
-    (".presets", "add_parser"),
+    (".experiments.cli", "add_sweep_parser"),
+    (".experiments.cli", "add_preset_parser"),
     (".live", "add_parser"),
     (".params", "add_parser"),
 ]

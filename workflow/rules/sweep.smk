@@ -27,7 +27,7 @@ SWEEP_FIGURES = ["accuracy_vs_T.png", "accuracy_vs_T.svg", "heatmap.png", "heatm
 _DISTILL_CODE = dvc_code("distill")
 _QUANTIZE_CODE = dvc_code("quantize@student")
 _TEACHER_CODE = dvc_code("teacher")
-_TABLE_CODE = code("src/tinykd/sweep.py", "src/tinykd/report")
+_TABLE_CODE = code("src/tinykd/experiments", "src/tinykd/report")
 
 # Seconds of work each: run beside Snakemake, not as cluster jobs.
 localrules:
