@@ -11,14 +11,11 @@ import numpy as np
 import pytest
 
 from support import tiny_datasets as td
+from support.files import digests
 from tinykd.data import fetch, load_info, load_split, sources
 from tinykd.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
 def test_cifar10_tarball(cifar10_tarball, tmp_path):
@@ -42,8 +39,8 @@ def test_cifar10_tarball(cifar10_tarball, tmp_path):
 def test_output_is_byte_identical_for_a_seed_and_differs_across_seeds(cifar10_tarball, tmp_path):
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         fetch(tmp_path / name, "cifar10", str(cifar10_tarball), val_split=0.2, seed=seed)
-    assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
-    assert _digests(tmp_path / "a")["val.npz"] != _digests(tmp_path / "c")["val.npz"]
+    assert digests(tmp_path / "a") == digests(tmp_path / "b")
+    assert digests(tmp_path / "a")["val.npz"] != digests(tmp_path / "c")["val.npz"]
 
 
 def test_limits_are_stratified(cifar10_tarball, tmp_path):
@@ -120,12 +117,12 @@ def test_truncated_archive_leaves_nothing(name, cifar10_tarball, image_folder_ta
 def test_corrupt_archive_keeps_previous_outputs_intact(cifar10_tarball, tmp_path):
     out = tmp_path / "data"
     fetch(out, "cifar10", str(cifar10_tarball))
-    before = _digests(out)
+    before = digests(out)
     garbage = tmp_path / "garbage.tar.gz"
     garbage.write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4)
     with pytest.raises(DataError):
         fetch(out, "cifar10", str(garbage))
-    assert _digests(out) == before
+    assert digests(out) == before
 
 
 def test_truncated_idx_file(mnist_dir, tmp_path):

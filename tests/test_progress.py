@@ -2,7 +2,6 @@
 piped or asked to be quiet, and the outputs identical either way."""
 from __future__ import annotations
 
-import hashlib
 import io
 import sys
 import tarfile
@@ -10,6 +9,7 @@ import tarfile
 import pytest
 
 from support import tiny_datasets as td
+from support.files import digests
 from tinykd.data import fetch, progress, sources
 
 
@@ -21,10 +21,6 @@ class Terminal(io.StringIO):
 class Pipe(io.StringIO):
     def isatty(self) -> bool:
         return False
-
-
-def _digests(folder) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
 @pytest.mark.parametrize("stream, quiet, shown", [(Terminal, False, True), (Terminal, True, False),
@@ -39,7 +35,7 @@ def test_archive_bar_on_a_terminal_only_and_the_same_outputs(stream, quiet, show
     if not shown:
         assert err.getvalue() == ""
     fetch(tmp_path / "plain", "image_folder", str(image_folder_tar), val_split=0.25, seed=1, progress=False)
-    assert _digests(tmp_path / "bars") == _digests(tmp_path / "plain")
+    assert digests(tmp_path / "bars") == digests(tmp_path / "plain")
 
 
 def test_folder_decode_counts_images(tmp_path, monkeypatch):
