@@ -96,8 +96,8 @@ def test_overflow_stops_with_the_linker_numbers(tmp_path, arena, weights, region
 
 def test_a_board_is_its_description(tmp_path):
     """A second board folder that differs from the B-L475E-IOT01A only in its board.yaml (64 KB of
-    SRAM1 instead of 96 KB) builds through firmware.board / BOARD=, reports its own limits, and
-    refuses an arena that fits the original board but not this one."""
+    SRAM1 instead of 96 KB, another name) builds through firmware.board / BOARD=, reports its own
+    limits and name, and refuses an arena that fits the original board but not this one."""
     from tinykd.device import board as B
 
     firmware = tmp_path / "firmware"
@@ -106,7 +106,9 @@ def test_a_board_is_its_description(tmp_path):
     shutil.copytree(firmware / "boards" / B.DEFAULT, small)
     text = (small / "board.yaml").read_text()
     assert "sram1_bytes: 98304\n" in text
-    (small / "board.yaml").write_text(text.replace("sram1_bytes: 98304\n", "sram1_bytes: 65536\n"))
+    assert "name: B-L475E-IOT01A\n" in text
+    (small / "board.yaml").write_text(text.replace("sram1_bytes: 98304\n", "sram1_bytes: 65536\n")
+                                      .replace("name: B-L475E-IOT01A\n", "name: Small-L475\n"))
     assert B.names(firmware) == sorted([B.DEFAULT, "small"])
     assert B.load("small", firmware).limits()["sram1"] == 65536
     fw.check_options(115200, "tinykd", "small", firmware)
@@ -116,6 +118,7 @@ def test_a_board_is_its_description(tmp_path):
     elf = fw.make(stand_in_model(tmp_path / "fits"), tmp_path / "b_small", firmware_dir=firmware, board="small")
     rep = fw.memory_report(elf, "small", firmware)
     assert rep["board"] == "small" and rep["sram1_limit"] == 65536 and rep["flash_limit"] == 1 << 20
+    assert b" board Small-L475 model " in elf.read_bytes()  # the banner's BOARD_NAME is board.yaml's
 
     over = stand_in_model(tmp_path / "over", arena=80_000)  # 80,000 B: < 96 KB, > 64 KB
     fw.make(over, tmp_path / "b_default", firmware_dir=firmware)

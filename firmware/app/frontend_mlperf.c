@@ -18,7 +18,7 @@
 /* Runners identify the benchmark firmware by this profile string. */
 #define MLPERF_FIRMWARE "ULPMark for tinyML Firmware V0.0.1"
 
-/* The 32-bit board tick counter wraps after ~53 s at 80 MHz; extending it at every read (the
+/* The 32-bit board tick counter wraps after 2^32 core clock cycles; extending it at every read (the
  * protocol reads it after every inference, the idle loop at least every SysTick wrap) makes
  * the microsecond clock wrap only at 2^32 us, as the benchmark's own timestamps do. */
 static uint64_t clock_ticks;

@@ -13,8 +13,9 @@ BOARD_SRAM2_BYTES  := $(call board_fact,sram2_bytes)
 STACK_BYTES        ?= $(call board_fact,stack_bytes)
 # QEMU machine emulating this board (for `make run-qemu`).
 BOARD_QEMU_MACHINE := $(call board_fact,qemu_machine)
-# The core clock board.c sets up (UART baud divisor, HELLO's core_hz).
-BOARD_CFLAGS  := -DBOARD_CORE_HZ=$(call board_fact,core_hz)u
+# The core clock board.c sets up (UART baud divisor, HELLO's core_hz) and the name the banner,
+# HELLO and the MLPerf front-end report (board.h's BOARD_NAME).
+BOARD_CFLAGS  := -DBOARD_CORE_HZ=$(call board_fact,core_hz)u -DBOARD_NAME=\"$(call board_fact,name)\"
 # The link script's MEMORY regions take origins and lengths from these symbols.
 BOARD_LDFLAGS := $(foreach r,flash sram1 sram2,-Wl,--defsym=__board_$(r)_origin=$(call board_fact,$(r)_origin) \
                    -Wl,--defsym=__board_$(r)_bytes=$(call board_fact,$(r)_bytes))

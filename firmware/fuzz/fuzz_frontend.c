@@ -53,7 +53,7 @@
 #define TAPE_MAX 4096u
 #define LOG_MAX (3u * TAPE_MAX)
 #define OUT_MAX (1u << 20)
-#define CORE_HZ 80000000u
+#define CORE_HZ BOARD_CORE_HZ /* the board's clock (board.yaml core_hz, from the Makefile) */
 #define TIMEOUT_TICKS (CORE_HZ / 1000u * TKP_TRUNCATION_TIMEOUT_MS)
 /* The largest request payload the front-end takes (HELLO reports it): one LOAD chunk. */
 #define REQUEST_CAP (TKP_LOAD_HEADER_BYTES + TKP_CHUNK_MAX)

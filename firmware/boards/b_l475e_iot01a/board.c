@@ -1,5 +1,5 @@
 /*
- * B-L475E-IOT01A board support: 80 MHz clock, USART1 on the ST-LINK virtual COM port,
+ * B-L475E-IOT01A board support: the core clock of board.yaml, USART1 on the ST-LINK virtual COM port,
  * a core-clock tick counter. Verified on QEMU's `-M b-l475e-iot01a` and written to RM0351.
  */
 #include "board.h"
@@ -14,6 +14,13 @@
 #endif
 #define CORE_HZ BOARD_CORE_HZ
 
+/* The PLL takes MSI's 4 MHz x PLLN / PLLR (2), so PLLN follows from core_hz; the VCO (4 MHz x
+ * PLLN) must stay in 64..344 MHz and the system clock at or below 80 MHz (RM0351 6.2.5). */
+#define MSI_HZ 4000000u
+#define PLLN (CORE_HZ * 2u / MSI_HZ)
+_Static_assert(PLLN * MSI_HZ == CORE_HZ * 2u && PLLN >= 16u && CORE_HZ <= 80000000u,
+               "board.yaml core_hz must be a multiple of 2 MHz from 32 to 80 MHz (MSI 4 MHz x PLLN / 2)");
+
 /* Receive ring: the UART interrupt fills it so bytes arriving during an inference are kept. */
 #define RX_RING_BYTES 1024u
 _Static_assert((RX_RING_BYTES & (RX_RING_BYTES - 1u)) == 0, "the ring uses a power-of-two size");
@@ -27,8 +34,8 @@ static enum board_timer timer_in_use;
 
 static void clock_init(void)
 {
-    /* MSI (4 MHz after reset) x 40 / 2 = 80 MHz; flash needs 4 wait states above 64 MHz
-     * (RM0351 table 9, range 1) before the switch. */
+    /* MSI (4 MHz after reset) x PLLN / 2 = core_hz; 4 flash wait states (what 80 MHz, and
+     * anything above 64 MHz, needs: RM0351 table 9, range 1) before the switch. */
     RCC_CR |= RCC_CR_MSION;
     while (!(RCC_CR & RCC_CR_MSIRDY)) {
     }
@@ -42,7 +49,7 @@ static void clock_init(void)
     while (RCC_CR & RCC_CR_PLLRDY) {
     }
     /* PLLM = /1, PLLR = /2 (field value 0) */
-    RCC_PLLCFGR = RCC_PLLCFGR_SRC_MSI | RCC_PLLCFGR_PLLN(40) | RCC_PLLCFGR_PLLREN;
+    RCC_PLLCFGR = RCC_PLLCFGR_SRC_MSI | RCC_PLLCFGR_PLLN(PLLN) | RCC_PLLCFGR_PLLREN;
     RCC_CR |= RCC_CR_PLLON;
     while (!(RCC_CR & RCC_CR_PLLRDY)) {
     }

@@ -16,20 +16,22 @@ enum board_timer {
                                 used where the DWT does not count (QEMU reads it as 0) */
 };
 
-/* Human-readable board name for the banner. */
-#define BOARD_NAME "B-L475E-IOT01A (STM32L475VG)"
+/* Board name for the banner and HELLO: board.yaml's `name`, passed in by board.mk. */
+#ifndef BOARD_NAME
+#error "BOARD_NAME (board.yaml name) is not defined: build with firmware/Makefile"
+#endif
 
 /* Places a (zero-initialised) buffer in SRAM2 instead of SRAM1, leaving SRAM1 to the arena. */
 #define BOARD_SRAM2_BSS __attribute__((section(".sram2_bss"), aligned(16)))
 
-/* Core clock to 80 MHz, USART1 (PB6 TX / PB7 RX, the ST-LINK virtual COM port) at `baud`
+/* Core clock to board.yaml's core_hz, USART1 (PB6 TX / PB7 RX, the ST-LINK virtual COM port) at `baud`
  * 8N1 with interrupt-driven reception, the tick counter, interrupts enabled. */
 void board_init(uint32_t baud);
 
-/* Core clock in Hz after board_init (80 000 000). */
+/* Core clock in Hz after board_init (BOARD_CORE_HZ, board.yaml core_hz). */
 uint32_t board_core_hz(void);
 
-/* Free-running 32-bit tick counter at the core clock (wraps after ~53 s at 80 MHz). */
+/* Free-running 32-bit tick counter at the core clock (wraps after 2^32 core clock cycles). */
 uint32_t board_ticks(void);
 
 /* Start of a timed section (an inference): makes the board_ticks() differences that follow

@@ -50,7 +50,8 @@ class Board:
     def gcc_flags(self) -> list[str]:
         """What board.mk (boards/board_yaml.mk) passes to arm-none-eabi-gcc, for a program linked
         with the board's startup.c, board.c and link.ld outside the Makefile (a test image)."""
-        return [f"-DBOARD_CORE_HZ={self.core_hz}u", f"-Wl,--defsym=__stack_size={self.stack_bytes}",
+        return [f"-DBOARD_CORE_HZ={self.core_hz}u", f'-DBOARD_NAME="{self.name}"',
+                f"-Wl,--defsym=__stack_size={self.stack_bytes}",
                 *(f"-Wl,--defsym=__board_{r}_{k}={v}" for r, (o, n) in self.regions.items()
                   for k, v in (("origin", hex(o)), ("bytes", n)))]
 
