@@ -61,6 +61,19 @@ def stage_name(argv0: str | None = None) -> str:
     return Path(argv0 or sys.argv[0]).stem
 
 
+def read_record(path: Path, made_by: str) -> dict:
+    """The JSON record an earlier stage wrote (build_info.json, flash.json); missing or damaged,
+    it is a DeviceError saying which stage to run first."""
+    import json
+
+    from tinykd.errors import DeviceError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise DeviceError(f"cannot read {path} ({exc}): run the {made_by} stage first") from None
+
+
 def stage(doc: str | None, arguments: Callable[[argparse.ArgumentParser], None],
           body: Callable[[argparse.Namespace, dict | None], None], *, sections: Iterable[str] | None = (),
           argv: list[str] | None = None, name: str | None = None) -> None:

@@ -4,7 +4,7 @@ default): on QEMU (device.backend qemu, device.port empty) the semihosting bulk 
 read from a file by the semihost flavour of the firmware on one QEMU per core; on a real board or
 with device.port set, the tinykd protocol over the UART (pyserial). Writes metrics/device.json
 (accuracy, bit-exact agreement, latency), plots/device/confusion.csv and plots/device/per_image.csv."""
-from _common import stage
+from _common import read_record, stage
 
 
 def arguments(ap) -> None:
@@ -21,7 +21,6 @@ def arguments(ap) -> None:
 
 
 def body(args, p: dict) -> None:
-    import json
     from pathlib import Path
 
     from tinykd import params as P
@@ -35,11 +34,7 @@ def body(args, p: dict) -> None:
     scaling = from_params(P.get(p, "student.input"), "student.input")
     backend, port = P.get(p, "device.backend"), P.get(p, "device.port")
     check_backend(backend)
-    record_path = Path(args.flash) / "flash.json"
-    try:
-        record = json.loads(record_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DeviceError(f"cannot read {record_path} ({exc}): run the flash stage first") from None
+    record = read_record(Path(args.flash) / "flash.json", "flash")
     if record.get("protocol", "tinykd") != "tinykd":
         raise DeviceError(f"the flashed firmware speaks the {record['protocol']} protocol; evaluate needs "
                           "firmware.protocol: tinykd (for MLPerf Tiny runs use `tinykd mlperf`)")

@@ -1,7 +1,7 @@
 """Stage flash: put the firmware on the board (device.backend: qemu | openocd | stlink | pyocd).
 For qemu the image becomes the virtual board's flash (build/flash/flash.elf); hardware backends
 program, verify and reset the board. Writes a deterministic record (build/flash/flash.json)."""
-from _common import stage
+from _common import read_record, stage
 
 
 def arguments(ap) -> None:
@@ -10,21 +10,15 @@ def arguments(ap) -> None:
 
 
 def body(args, p: dict) -> None:
-    import json
     from pathlib import Path
 
     from tinykd import params as P
     from tinykd.atomic import atomic_dir, write_json
     from tinykd.device.flash import check_backend, flash
-    from tinykd.errors import DeviceError
 
     backend = P.get(p, "device.backend")
     check_backend(backend)
-    info_path = Path(args.firmware) / "build_info.json"
-    try:
-        info = json.loads(info_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DeviceError(f"cannot read {info_path} ({exc}): run the build stage first") from None
+    info = read_record(Path(args.firmware) / "build_info.json", "build")
     with atomic_dir(args.out) as tmp:
         record = flash(backend, Path(args.firmware), tmp, info["model_sha256"], board=info["board"])
         record.update(protocol=info["protocol"], baud=info["baud"])

@@ -228,3 +228,25 @@ def test_signal_handlers_are_put_back(common, tmp_path):
                  argv=["--params", _params(tmp_path, ""), "--out", "o"], name="s")
     assert inside == [common._on_sigterm]
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_read_record_names_the_stage_to_run_first(common, tmp_path):
+    from tinykd.errors import DeviceError
+
+    (tmp_path / "flash.json").write_text('{"board": "b"}')
+    assert common.read_record(tmp_path / "flash.json", "flash") == {"board": "b"}
+    (tmp_path / "cut.json").write_text('{"board": ')
+    for path in (tmp_path / "none.json", tmp_path / "cut.json"):
+        with pytest.raises(DeviceError, match=rf"^cannot read {path} \(.+\): run the flash stage first$"):
+            common.read_record(path, "flash")
+
+
+def test_flash_stage_without_a_build_is_one_line(tmp_path, tool_env):
+    proc = subprocess.run([sys.executable, str(STAGES_DIR / "flash.py"), "--params", str(REPO / "params.yaml"),
+                           "--firmware", str(tmp_path / "firmware"), "--out", str(tmp_path / "flash")],
+                          cwd=tmp_path, env=tool_env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    info = tmp_path / "firmware" / "build_info.json"
+    assert proc.stderr.splitlines() == [
+        f"error: cannot read {info} ([Errno 2] No such file or directory: '{info}'): run the build stage first"]
+    assert not (tmp_path / "flash").exists()
