@@ -561,7 +561,9 @@ def test_qemu_board_speaks_the_protocol_exactly(ic01_build):
         try:
             # wait=on: the board boots once we are connected, so its boot lines are ours.
             assert [dev.read_line(time.monotonic() + 20) for _ in range(2)] == ["m-init-done", "m-ready"]
-            name = "tinykd-fw 0.1.0 on B-L475E-IOT01A (STM32L475VG)"
+            from tinykd.device.board import load as load_board
+
+            name = f"tinykd-fw 0.1.0 on {load_board().name}"   # board.yaml's name
             assert exchange(dev, "name") == [f"m-name-dut-[{name}]", "m-ready"]
             assert exchange(dev, "profile") == [f"m-profile-[{FIRMWARE_STRING}]", "m-model-[ic01]", "m-ready"]
             assert exchange(dev, "info") == [
