@@ -49,12 +49,13 @@ def build_nn_lib(workdir: Path) -> Path:
     return lib
 
 
-def export_and_build(blob: bytes, workdir: Path, lib: Path, variants: str = "auto") -> tuple[Path, dict]:
-    """Export into workdir/model and link it with the host runner and the kernel library."""
+def export_and_build(blob: bytes, workdir: Path, lib: Path, variants: str = "auto", **export_kw) -> tuple[Path, dict]:
+    """Export into workdir/model (export_kw: more export_model options) and link it with the
+    host runner and the kernel library."""
     from tinykd.export import export_model
 
     outdir = workdir / "model"
-    info = export_model(blob, outdir, variants=variants)
+    info = export_model(blob, outdir, variants=variants, **export_kw)
     exe = workdir / "runner"
     cmd = ["gcc", *CFLAGS, f"-I{NN / 'include'}", f"-I{outdir}", str(outdir / "model.c"),
            str(outdir / "model_data.c"), str(RUNNER), str(lib), "-o", str(exe)]
@@ -95,8 +96,8 @@ def mismatches(got: np.ndarray, ref: np.ndarray, limit: int | None = None) -> li
 
 
 def compare_with_tflm(blob: bytes, workdir: Path, lib: Path, inputs: np.ndarray,
-                      variants: str = "auto") -> tuple[list[str], dict]:
-    exe, info = export_and_build(blob, workdir, lib, variants)
+                      variants: str = "auto", **export_kw) -> tuple[list[str], dict]:
+    exe, info = export_and_build(blob, workdir, lib, variants, **export_kw)
     ref = run_tflm(blob, inputs)
     got = run_exe(exe, inputs, ref.shape[1:])
     return mismatches(got, ref), info

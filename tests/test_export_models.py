@@ -102,8 +102,10 @@ def test_resnet8_cortex_m4_memory():
     for layer in fused:   # every shortcut dies at its ADD: the sum takes its memory
         assert prog.storage[layer.outputs[0]] == prog.storage[layer.inputs[1]], layer.op_index
     assert 0 <= prog.peak_layer < len(prog.layers)
+    # unfused it was 55,904 B; the 3x3 convolutions writing over their inputs (inplace.py)
+    # now bring that under 40 KiB too
     unfused = load_program(blob, variants="auto", fuse=False)
-    assert unfused.arena_bytes - prog.arena_bytes >= 8_192, (unfused.arena_bytes, prog.arena_bytes)
+    assert unfused.arena_bytes <= 40_960, unfused.arena_bytes
 
     def filters(p):
         return sum(int(layer.arrays["filter"].nbytes) for layer in p.layers if "filter" in layer.arrays)

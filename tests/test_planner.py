@@ -51,7 +51,7 @@ def test_check_reports_overlaps():
 
 
 def _small_model_blob():
-    import export_harness as H
+    from support import export_harness as H
 
     H.quiet_tf()
     import keras
@@ -77,7 +77,8 @@ def test_generated_code_uses_exactly_the_planned_arena(tmp_path):
     header = (out / "model.h").read_text()
     declared = int(re.search(r"#define TINYKD_ARENA_BYTES\s+(\d+)", header).group(1))
     assert declared == info["arena_bytes"] > 0
-    bufs = [Buffer(b["name"], b["size"], b["first_layer"], b["last_layer"], b["offset"]) for b in info["arena"]]
+    bufs = [Buffer(b["name"], b["size"], b["first_layer"], b["last_layer"], b["offset"], tuple(map(tuple, b["parts"])))
+            for b in info["arena"]]
     assert check(bufs) == []
     assert max(b.offset + b.size for b in bufs) == declared
     # the residual input is live while the second conv writes its output
@@ -91,10 +92,12 @@ def test_generated_code_uses_exactly_the_planned_arena(tmp_path):
         kind, off = layer["storage"]["output"]
         if kind == "arena":
             size = int(np.prod(layer["output_shape"]))
-            assert any(b.offset == off and b.size == size for b in bufs), layer
+            # its own buffer, or (written in place, inplace.py) a part of its input's
+            assert any(b.offset == off and (b.size == size or (off, size) in
+                                            {(b.offset, p[2]) for p in b.parts}) for b in bufs), layer
     # the compiled object reserves exactly TINYKD_ARENA_BYTES for the arena
     obj = tmp_path / "model.o"
-    import export_harness as H
+    from support import export_harness as H
 
     subprocess.run(["gcc", *H.CFLAGS, f"-I{H.NN / 'include'}", f"-I{out}", "-c", str(out / "model.c"), "-o", str(obj)],
                    check=True)
@@ -102,3 +105,16 @@ def test_generated_code_uses_exactly_the_planned_arena(tmp_path):
     line = next(row for row in nm.splitlines() if row.endswith(" tinykd_arena"))
     assert int(line.split()[1], 16) == declared
     assert json.loads((out / "model.json").read_text())["arena_bytes"] == declared
+
+
+def test_parts_free_the_memory_a_shrunk_in_place_buffer_no_longer_uses():
+    # a 1000-byte input pooled in place to 100 bytes at layer 1: from layer 2 on, a new
+    # buffer may sit right above those 100 bytes; the same without parts may not
+    shared = Buffer("pool", 1000, 0, 3, parts=((0, 1, 1000), (1, 3, 100)))
+    later = Buffer("later", 500, 2, 3)
+    assert plan([shared, later]) == 1000 and later.offset == 112
+    assert check([shared, later]) == []
+    whole = [Buffer("pool", 1000, 0, 3), Buffer("later", 500, 2, 3)]
+    assert plan(whole) == 1008 + 500 and whole[1].offset == 1008
+    clash = Buffer("early", 500, 1, 1, offset=112)
+    assert check([shared, clash])   # layer 1 still holds the full 1000 bytes

@@ -11,6 +11,8 @@ import numpy as np
 from ..errors import ExportError
 from . import kernels
 from .fuse import band_bytes, fuse_residuals
+from .inplace import inputs_allowed
+from .kernel_variant import NN_INCLUDE
 from .layers import Layer
 from .layout import choose as choose_layout
 from .planner import Buffer, check, plan
@@ -53,22 +55,17 @@ class Program:
                    sum(self.graph.tensors[i].nbytes for i in consts))
 
 
-# Kernels whose output may be written over an input of the same size (each input element is
-# read before the output element at its place is written): input positions they allow.
-IN_PLACE = {"add": (0, 1), "requantize": (0,)}
-
-
 def _share_in_place(graph: Graph, code: list[Layer], root, parent: dict[int, int]) -> None:
     """Give a layer's output the memory of an input that dies at that layer, where the kernel
-    allows it (IN_PLACE; a fused residual convolution over its shortcut): the two tensors
-    become one arena buffer. Never the model's input (the caller's, read-only) or output."""
+    allows it (inplace.py): the two tensors become one arena buffer, as large as the larger.
+    Never the model's input (the caller's, read-only) or output."""
     io = {root(graph.inputs[0]), root(graph.outputs[0])}
     last: dict[int, int] = {}
     for pos, layer in enumerate(code):
         for i in layer.inputs + layer.outputs:
             last[root(i)] = pos
     for pos, layer in enumerate(code):
-        allowed = (1,) if layer.residual is not None else IN_PLACE.get(layer.kind, ())
+        allowed = inputs_allowed(layer)
         y = layer.outputs[0]
         if root(y) in io:
             continue
@@ -76,7 +73,7 @@ def _share_in_place(graph: Graph, code: list[Layer], root, parent: dict[int, int
             x = layer.inputs[k]
             t = graph.tensors[x]
             if (not t.is_const and root(x) not in io and last[root(x)] == pos and root(x) != root(y)
-                    and t.nbytes == graph.tensors[y].nbytes):
+                    and (t.nbytes == graph.tensors[y].nbytes or layer.kind in ("conv2d", "max_pool2d"))):
                 last[root(x)] = max(last[root(x)], last[root(y)])
                 parent[root(y)] = root(x)
                 break
@@ -122,11 +119,13 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
     for layer in code:
         if layer.kind != "copy":
             layer.kernel = kernels.select(layer, variants)
+    layouts = choose_layout(code, layout)   # may swap in an int8-filter twin: scratch after it
+    for layer in code:
+        if layer.kind != "copy":
             layer.scratch_bytes = int(layer.kernel.scratch(layer))
             if layer.residual is not None:
                 _, _, ow, oc = layer.dims["output"]
                 layer.scratch_bytes += band_bytes(layer.residual["rows"], ow, oc)
-    layouts = choose_layout(code, layout)
     for layer in code:
         if layer.kernel is not None and layer.kernel.prepare:
             layer.arrays = layer.kernel.prepare(layer)
@@ -144,6 +143,7 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
     out_root, in_root = root(graph.outputs[0]), root(graph.inputs[0])
     buffers: list[Buffer] = []
     by_root: dict[int, Buffer] = {}
+    spans: dict[int, list[int]] = {}   # tensor -> [first, last] layer
     for pos, layer in enumerate(code):
         for i in layer.inputs + layer.outputs:
             r = root(i)
@@ -151,9 +151,15 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
                 continue
             buf = by_root.get(r)
             if buf is None:
-                buf = by_root[r] = Buffer(f"t{r}:{graph.tensors[r].name}", graph.tensors[r].nbytes, pos, pos)
+                size = max(graph.tensors[m].nbytes for m in groups[r])
+                buf = by_root[r] = Buffer(f"t{r}:{graph.tensors[r].name}", size, pos, pos)
                 buffers.append(buf)
             buf.first, buf.last = min(buf.first, pos), max(buf.last, pos)
+            span = spans.setdefault(i, [pos, pos])
+            span[1] = pos
+    for r, buf in by_root.items():   # an in-place group: each tensor's bytes only while it lives
+        if len({graph.tensors[m].nbytes for m in groups[r]}) > 1:
+            buf.parts = tuple((spans[m][0], spans[m][1], graph.tensors[m].nbytes) for m in sorted(set(groups[r])))
     scratch_bufs = {}
     for pos, layer in enumerate(code):
         if layer.scratch_bytes > 0:
@@ -182,7 +188,7 @@ def peak_layer(buffers: list[Buffer], layers: int) -> int:
     """The first layer at which the arena's high-water mark is reached (-1: no arena)."""
     best, where = 0, -1
     for pos in range(layers):
-        top = max((b.offset + b.size for b in buffers if b.first <= pos <= b.last and b.size), default=0)
+        top = max((b.offset + b.size_at(pos) for b in buffers if b.size_at(pos)), default=0)
         if top > best:
             best, where = top, pos
     return where
@@ -467,14 +473,14 @@ def repo_root() -> Path:
     it is a tinykd checkout (DVC and Snakemake run stages from the project root, which may be
     a copy), else the checkout this package was installed from."""
     cwd = Path.cwd()
-    return cwd if (cwd / kernels.NN_INCLUDE).is_dir() else REPO_ROOT
+    return cwd if (cwd / NN_INCLUDE).is_dir() else REPO_ROOT
 
 
 def sources(prog: Program, outdir: Path) -> list[str]:
     """Lines of sources.txt: include dirs, then every .c file, relative to the repository root."""
     rel = os.path.relpath(Path(outdir).resolve(), repo_root())
     kernel_srcs = sorted({src for layer in prog.layers for src in kernels.layer_sources(layer)})
-    return [f"-I{kernels.NN_INCLUDE}", f"-I{rel}", f"{rel}/model.c", f"{rel}/model_data.c", *kernel_srcs]
+    return [f"-I{NN_INCLUDE}", f"-I{rel}", f"{rel}/model.c", f"{rel}/model_data.c", *kernel_srcs]
 
 
 def summary(prog: Program, blob: bytes, srcs: list[str]) -> dict:
@@ -508,7 +514,8 @@ def summary(prog: Program, blob: bytes, srcs: list[str]) -> dict:
         "weight_bytes": prog.weight_bytes,
         "num_layers": len(prog.layers),
         "layers": layers,
-        "arena": [{"name": b.name, "offset": b.offset, "size": b.size, "first_layer": b.first, "last_layer": b.last}
+        "arena": [{"name": b.name, "offset": b.offset, "size": b.size, "first_layer": b.first, "last_layer": b.last,
+                   "parts": [list(p) for p in b.parts]}
                   for b in sorted(prog.buffers, key=lambda b: (b.offset, b.first))],
         "notes": prog.notes,
         "filter_layouts": prog.filter_layouts,

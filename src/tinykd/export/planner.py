@@ -1,7 +1,12 @@
 """Static arena planning: every buffer is a size and a lifetime (first and last layer
 that touches it). Largest first, each placed at the lowest 16-byte-aligned offset where
 it overlaps no already placed buffer whose lifetime intersects its own (TFLite Micro's
-greedy-by-size planner). The high-water mark is the arena size."""
+greedy-by-size planner). The high-water mark is the arena size.
+
+A buffer shared in place by several tensors (inplace.py: a pooling's output over its input)
+keeps one offset but lists each tensor's own span as `parts` (first, last, size): once the
+big input is dead only the small output's bytes are taken, so the memory above them is free
+for later layers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,6 +21,14 @@ class Buffer:
     first: int      # first layer index using it
     last: int       # last layer index using it (inclusive)
     offset: int = -1
+    parts: tuple = ()   # (first, last, size) per tensor sharing the buffer; empty: one part
+
+    def spans(self) -> tuple:
+        return self.parts or ((self.first, self.last, self.size),)
+
+    def size_at(self, pos: int) -> int:
+        """Bytes from `offset` in use at layer `pos` (0 when not live)."""
+        return max((s for f, la, s in self.spans() if f <= pos <= la), default=0)
 
     def lives_with(self, other: "Buffer") -> bool:
         return self.first <= other.last and other.first <= self.last
@@ -25,20 +38,29 @@ def _align(x: int) -> int:
     return (x + ALIGN - 1) // ALIGN * ALIGN
 
 
+def _conflicts(buf: Buffer, other: Buffer) -> list[tuple[int, int]]:
+    """(size of buf, size of other) for every pair of their parts that are live together."""
+    return [(s1, s2) for f1, l1, s1 in buf.spans() for f2, l2, s2 in other.spans()
+            if f1 <= l2 and f2 <= l1 and s1 and s2]
+
+
 def plan(buffers: list[Buffer]) -> int:
     """Assign offsets in place; return the arena size in bytes."""
     order = sorted(buffers, key=lambda b: (-b.size, b.first, b.name))
     placed: list[Buffer] = []
     for buf in order:
-        live = sorted((p for p in placed if p.lives_with(buf)), key=lambda p: p.offset)
+        # forbidden offsets: (p.offset - mine, p.offset + theirs) for each clash with a placed p
+        blocks = sorted((p.offset - s1, p.offset + s2) for p in placed if p.lives_with(buf)
+                        for s1, s2 in _conflicts(buf, p))
         offset = 0
-        for p in live:
-            if p.offset - offset >= buf.size:
+        for lo, hi in blocks:
+            if offset <= lo:
                 break
-            offset = max(offset, _align(p.offset + p.size))
+            if offset < hi:
+                offset = _align(hi)
         buf.offset = offset
         placed.append(buf)
-    return max((b.offset + b.size for b in buffers), default=0)
+    return max((b.offset + s for b in buffers for _, _, s in b.spans()), default=0)
 
 
 def check(buffers: list[Buffer]) -> list[str]:
@@ -46,7 +68,8 @@ def check(buffers: list[Buffer]) -> list[str]:
     problems = []
     for i, a in enumerate(buffers):
         for b in buffers[i + 1:]:
-            if a.lives_with(b) and a.offset < b.offset + b.size and b.offset < a.offset + a.size and a.size and b.size:
-                problems.append(f"{a.name} [{a.offset}, {a.offset + a.size}) overlaps "
-                                f"{b.name} [{b.offset}, {b.offset + b.size})")
+            for sa, sb in _conflicts(a, b):
+                if a.offset < b.offset + sb and b.offset < a.offset + sa:
+                    problems.append(f"{a.name} [{a.offset}, {a.offset + sa}) overlaps "
+                                    f"{b.name} [{b.offset}, {b.offset + sb})")
     return problems
