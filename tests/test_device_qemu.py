@@ -189,6 +189,46 @@ def test_stale_firmware_is_refused(pipe, tool_env):
     assert not (w / "stale" / "device.json").exists()
 
 
+def test_firmware_whose_model_check_fails_at_boot_is_refused(pipe, capsys):
+    """An export whose planned scratch is smaller than a kernel's *_scratch_size() (here: the
+    first check's plan cut to 16 bytes): the firmware runs tinykd_model_check() at boot, says so
+    in its banner and HELLO, refuses INFER without running the model, and the host stops with one
+    line."""
+    import re
+
+    from tinykd.cli import main
+    from tinykd.device import firmware as fw
+    from tinykd.device.protocol import DeviceError, Link
+    from tinykd.device.qemu import QemuBoard
+    from tinykd.device.serial_port import open_port
+
+    w = pipe["w"]
+    bad = w / "model_bad_plan"
+    shutil.copytree(pipe["model"], bad)
+    (bad / "sources.txt").write_text((bad / "sources.txt").read_text().replace(
+        os.path.relpath(pipe["model"], REPO), os.path.relpath(bad, REPO)))
+    model_c = (bad / "model.c").read_text()
+    head, check = model_c.split("int tinykd_model_check(void)\n", 1)
+    check, n = re.subn(r"\) > \d+\) \{", ") > 16) {", check, count=1)
+    assert n == 1, "the model has no scratch check to spoil"
+    (bad / "model.c").write_text(head + "int tinykd_model_check(void)\n" + check)
+    elf = fw.make(bad, w / "fw_bad_plan")
+
+    assert main(["device", "hello", "--elf", str(elf), "--timeout", "20"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the board refuses its model") \
+        and "tinykd_model_check() failed at boot" in err[0], err
+    with QemuBoard(elf) as board:
+        port = open_port(board.url, 115200)
+        link = Link(port, timeout_s=3.0, retries=1)
+        link.wait_boot(20)
+        banner = link.parser.text.decode("ascii", "replace")
+        with pytest.raises(DeviceError, match="INFER request refused: device error MODEL"):
+            link.infer(bytes(192))
+        port.close()
+    assert "model check failed: a kernel needs more scratch than the export planned" in banner
+
+
 # ---- protocol faults against the running device ------------------------------------------------
 
 @pytest.fixture(scope="module")

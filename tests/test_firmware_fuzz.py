@@ -63,6 +63,9 @@ def test_frontend_fuzz_run_reaches_every_answer(fuzzers, build):
     assert (errors[unsupported] > 0) == (not profiled), errors
     assert answers["boot"] == RUNS + answers["reset"]   # a banner per start and per RESET
     assert dropped > 0 and pauses > 0
+    # inputs whose boot-time tinykd_model_check() failed: HELLO flags it, every INFER is refused
+    failed = int(re.search(r"model check failed at boot: (\d+) inputs", text).group(1))
+    assert RUNS // 8 < failed < RUNS // 2, failed
 
 
 def test_frontend_fuzz_is_reproducible_per_seed(fuzzers):

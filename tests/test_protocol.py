@@ -317,6 +317,23 @@ def test_wait_ready_reports_what_the_port_said():
         link.wait_ready(0.3, poll_s=0.05)
 
 
+def test_a_board_whose_model_check_failed_is_refused_at_once():
+    """HELLO flags bit 1: the firmware's boot-time tinykd_model_check() failed; the host stops on
+    its first HELLO with one line naming the cause, instead of polling until the timeout."""
+    fields = [2, 1, 2, 80_000_000, 640, 192, 10, 33184, 6, 260, 4, 2, 1, 8, 8, 3, 1, 10, 0, 0,
+              0.5, -128, 0.25, -128, b"a" * 64, 0]
+    hello = struct.pack(P.HELLO_FORMAT, *fields) + b"board"
+    assert P.Hello.parse(hello).model_check_failed and not P.Hello.parse(hello).profiling
+    link = _link(lambda t, seq, p, a: P.encode(P.Type.HELLO | 0x80, seq, hello))
+    with pytest.raises(P.ModelCheckError, match=r"^the board refuses its model \(sha256 aaaaaaaaaaaaaaaa…\): "
+                       r"tinykd_model_check\(\) failed at boot") as err:
+        link.wait_ready(5.0, poll_s=0.05)
+    assert "\n" not in str(err.value) and link.port.attempts == 1
+    ok = struct.pack(P.HELLO_FORMAT, *fields[:2], 1, *fields[3:]) + b"board"
+    h = _link(lambda t, seq, p, a: P.encode(P.Type.HELLO | 0x80, seq, ok)).wait_ready(5.0, poll_s=0.05)
+    assert h.profiling and not h.model_check_failed
+
+
 def test_host_parser_recovers_from_noise_that_looks_like_a_header():
     # noise announcing 4000 bytes, then a real answer: the parser waits (it cannot know) ...
     parser = P.FrameParser(4096)

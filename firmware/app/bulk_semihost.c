@@ -199,6 +199,9 @@ void frontend_run(void)
         fail("cannot create " OUT_NAME " in the emulator's working directory");
     }
     write_header(out);
+    if (inference_model_check() != 0) { /* the header's HELLO says so too */
+        fail("tinykd_model_check() failed at boot: a kernel needs more scratch than the export planned");
+    }
     const int32_t in = semihost_open(IN_NAME, sizeof IN_NAME - 1u, SEMIHOST_OPEN_RB);
     if (in < 0) {
         fail("cannot open " IN_NAME " in the emulator's working directory");

@@ -9,6 +9,7 @@
 
 #include "board.h"
 #include "frontend.h"
+#include "inference.h"
 #include "mlperf_model.h"
 #include "mlperf_protocol.h"
 #include "model.h"
@@ -53,11 +54,18 @@ static void append(const char *s)
     }
 }
 
+/* A model whose tinykd_model_check() failed at boot never runs: its kernels would write past
+ * the scratch the export planned. */
+static const char *infer_checked(void *ctx)
+{
+    return inference_model_check() != 0 ? "tinykd_model_check failed at boot" : mlperf_model_infer(ctx);
+}
+
 static mlperf_hooks_t hooks = {
     .write = write_uart,
     .now_us = now_us,
     .load = mlperf_model_load,
-    .infer = mlperf_model_infer,
+    .infer = infer_checked,
     .output = mlperf_model_output,
     .dequantize = mlperf_model_dequantize,
     .vendor = MLPERF_VENDOR,
@@ -80,6 +88,9 @@ void frontend_run(void)
     hash[sizeof hash - 1] = '\0';
     append(hash);
     append(board_timer() == BOARD_TIMER_DWT ? ",timer=dwt" : ",timer=systick");
+    if (inference_model_check() != 0) {
+        append(",model-check=failed"); /* tinykd_model_check() at boot: infer is refused */
+    }
     hooks.info = info;
     hooks.model = mlperf_model_id();
     mlperf_init(&state, &hooks);

@@ -132,6 +132,10 @@ static void banner(void)
     board_uart_write((const uint8_t *)text, sizeof text - 1);
     const char *timer = board_timer() == BOARD_TIMER_DWT ? "timer dwt-cyccnt\r\n" : "timer systick\r\n";
     board_uart_write((const uint8_t *)timer, (size_t)strlen(timer));
+    if (inference_model_check() != 0) {
+        static const char failed[] = "model check failed: a kernel needs more scratch than the export planned\r\n";
+        board_uart_write((const uint8_t *)failed, sizeof failed - 1);
+    }
     uint8_t version[2];
     tkp_put_u16(version, TKP_VERSION);
     frame_begin(TKP_BOOT, 0, sizeof version);

@@ -34,8 +34,22 @@ uint32_t inference_layer_ticks(uint32_t i)
 }
 #endif
 
+static int model_check;
+
+int inference_boot(void)
+{
+    model_check = tinykd_model_check();
+    return model_check;
+}
+
+int inference_model_check(void) { return model_check; }
+
 int inference_run(const int8_t *input, int8_t *output, uint32_t *ticks)
 {
+    *ticks = 0;
+    if (model_check != 0) {
+        return INFERENCE_REFUSED;
+    }
     board_measure_begin();
     uint32_t start = board_ticks();
     int status = tinykd_model_invoke(input, output);

@@ -5,6 +5,7 @@
  */
 #include "board.h"
 #include "frontend.h"
+#include "inference.h"
 
 #ifndef TINYKD_BAUD
 #error "TINYKD_BAUD must be defined by the build (make BAUD=...)"
@@ -13,6 +14,9 @@
 int main(void)
 {
     board_init(TINYKD_BAUD);
+    /* Before the model can run: the export planned each kernel's scratch, the kernels say what
+     * they need; a mismatch is reported by the front-end and no inference runs. */
+    (void)inference_boot();
     frontend_run();
     board_reset();
 }

@@ -32,7 +32,8 @@ void tinykd_hello(uint8_t out[TINYKD_HELLO_BYTES], uint16_t max_request)
     uint8_t *p = out;
     tkp_put_u16(p + 0, TKP_VERSION);
     p[2] = (uint8_t)board_timer();
-    p[3] = inference_profiled_layers() ? 1u : 0u;
+    p[3] = (uint8_t)((inference_profiled_layers() ? TINYKD_HELLO_PROFILE : 0u) |
+                     (inference_model_check() != 0 ? TINYKD_HELLO_MODEL_CHECK_FAILED : 0u));
     tkp_put_u32(p + 4, board_core_hz());
     tkp_put_u32(p + 8, TINYKD_ARENA_BYTES);
     tkp_put_u32(p + 12, TINYKD_INPUT_BYTES);

@@ -12,7 +12,8 @@
 
 /* HELLO payload, protocol version 2 (the layout of version 1; offsets in bytes; see
  * src/tinykd/device/protocol.py HELLO_FORMAT):
- *   0 u16 protocol version      2 u8 timer (0 DWT, 1 SysTick)  3 u8 flags (bit0: PROFILE)
+ *   0 u16 protocol version      2 u8 timer (0 DWT, 1 SysTick)  3 u8 flags (bit0: PROFILE,
+ *                                                                  bit1: model check failed)
  *   4 u32 core clock Hz         8 u32 arena bytes             12 u32 input bytes
  *  16 u32 output bytes         20 u32 MACs per inference      24 u16 layers
  *  26 u16 max request payload  28 u8 input rank               29 u8 output rank
@@ -24,6 +25,9 @@
  * 130 board name (ASCII, rest of the payload)
  * The max request payload is a LOAD frame's (tag, offset, TKP_CHUNK_MAX bytes) on the UART. */
 #define TINYKD_HELLO_FIXED_BYTES 130u
+#define TINYKD_HELLO_PROFILE 0x01u
+/* tinykd_model_check() failed at boot (inference_boot): the board refuses every INFER. */
+#define TINYKD_HELLO_MODEL_CHECK_FAILED 0x02u
 #define TINYKD_HELLO_BYTES (TINYKD_HELLO_FIXED_BYTES + sizeof BOARD_NAME - 1u)
 
 /* Fill `out` with the HELLO payload; `max_request` is the largest request payload accepted. */

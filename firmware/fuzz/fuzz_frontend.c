@@ -207,6 +207,13 @@ static void fake_output(const int8_t *in, int8_t *out)
     }
 }
 
+/* The boot-time scratch check: failing (layer 1) for 1 input in 4, chosen by the input's
+ * configuration; the board then flags it in HELLO and the banner and refuses every INFER. */
+static int fake_check;
+static unsigned long stat_check_failed;
+
+int tinykd_model_check(void) { return fake_check; }
+
 /* A failing invoke (status 7) for 1 input in 32, so the ERROR MODEL answer is reached too. */
 static int fake_status(const int8_t *in) { return ((uint8_t)in[1] & 0x1Fu) == 0x0Eu ? 7 : 0; }
 
@@ -264,6 +271,10 @@ static void want_boot(void)
                      TINYKD_MODEL_SHA256, timer == BOARD_TIMER_DWT ? "dwt-cyccnt" : "systick");
     check(n > 0 && (size_t)n < sizeof text, "banner too long");
     want_bytes(text, (size_t)n);
+    if (fake_check) {
+        static const char failed[] = "model check failed: a kernel needs more scratch than the export planned\r\n";
+        want_bytes(failed, sizeof failed - 1);
+    }
     uint8_t version[2];
     tkp_put_u16(version, TKP_VERSION);
     want_frame(TKP_BOOT, 0, version, sizeof version);
@@ -274,7 +285,7 @@ static void want_hello(uint8_t seq, uint32_t overruns)
     uint8_t h[TINYKD_HELLO_BYTES];
     tinykd_hello(h, REQUEST_CAP);
     /* the fields that come from the board and the front-end, not from model.h */
-    check(tkp_get_u16(h) == TKP_VERSION && h[2] == (uint8_t)timer && h[3] == PROFILED, "HELLO header");
+    check(tkp_get_u16(h) == TKP_VERSION && h[2] == (uint8_t)timer && h[3] == (PROFILED | (fake_check ? 2 : 0)), "HELLO header");
     check(tkp_get_u32(h + 4) == CORE_HZ && tkp_get_u32(h + 12) == TINYKD_INPUT_BYTES, "HELLO sizes");
     check(tkp_get_u16(h + 26) == REQUEST_CAP, "HELLO max request");
     check(memcmp(h + TINYKD_HELLO_FIXED_BYTES, BOARD_NAME, sizeof BOARD_NAME - 1u) == 0, "HELLO board");
@@ -309,6 +320,10 @@ static int want_answer(const struct tkp_parser *p, struct tkp_loader *l, uint32_
         status = tkp_loader_ready(l, p->buf, p->len);
         if (status) {
             want_error((uint8_t)status, TKP_INFER, p->seq);
+            return 0;
+        }
+        if (fake_check) { /* refused before the model runs: no ticks, no layer table */
+            want_error(TKP_ERR_MODEL, TKP_INFER, p->seq);
             return 0;
         }
         {
@@ -458,6 +473,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     board_rng = tkp_get_u32(config + 1) | 1u;
     now = tkp_get_u32(config + 5);
     ring_start = tkp_get_u32(config + 9);
+    fake_check = (config[0] & 0x80u) && (config[12] & 1u) ? 2 : 0;
+    stat_check_failed += fake_check != 0;
     tape = data + (size < CONFIG_BYTES ? size : CONFIG_BYTES);
     tape_len = size < CONFIG_BYTES ? 0 : size - CONFIG_BYTES;
     if (tape_len > TAPE_MAX) {
@@ -472,7 +489,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!setjmp(tape_end)) {
         for (;;) {
-            frontend_run(); /* returns after a RESET: the chip restarts, its RAM starts over */
+            (void)inference_boot(); /* what main() does before the front-end */
+            frontend_run();         /* returns after a RESET: the chip restarts, its RAM starts over */
             ring_reset();
         }
     }
@@ -641,6 +659,7 @@ int main(int argc, char **argv)
     for (unsigned code = 1; code <= TKP_ERR_INPUT_CRC; code++) {
         printf(" %u:%lu", code, stat_errors[code]);
     }
+    printf("\nmodel check failed at boot: %lu inputs", stat_check_failed);
     printf("\nline: %lu bytes dropped by a full ring, %lu pauses\n", (unsigned long)stat_dropped,
            (unsigned long)stat_pauses);
     return 0;

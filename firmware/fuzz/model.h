@@ -24,5 +24,6 @@
 #define TINYKD_NUM_LAYERS 3
 
 int tinykd_model_invoke(const int8_t *input, int8_t *output);
+int tinykd_model_check(void);
 
 #endif /* TINYKD_MODEL_H */

@@ -237,6 +237,7 @@ def _prepare(tflite: Path, data_dir: Path, expected_sha: str, samples, seed: int
 
 
 def _check_hello(hello: Hello, inputs: np.ndarray, expected_sha: str, reflash_hint: str) -> None:
+    hello.require_model_check()   # the bulk header's HELLO (Link.hello checks its own)
     check_model(hello, expected_sha, reflash_hint)
     if hello.input_bytes != inputs[0].size:
         raise DeviceError(f"the device takes {hello.input_bytes} input bytes; the test images give {inputs[0].size}")

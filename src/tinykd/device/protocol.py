@@ -197,6 +197,9 @@ class Hello:
     model_sha256: str
     uart_dropped: int
     board: str
+    # flags bit 1: tinykd_model_check() failed at boot (a kernel's *_scratch_size() exceeds what
+    # the export planned for it); the board then refuses every INFER (firmware/app/inference.h)
+    model_check_failed: bool = False
 
     @classmethod
     def parse(cls, payload: bytes) -> "Hello":
@@ -220,7 +223,18 @@ class Hello:
             max_payload=max_payload, input_shape=tuple(in_shape[:in_rank]),
             output_shape=tuple(out_shape[:out_rank]), input_scale=in_scale, input_zero_point=in_zp,
             output_scale=out_scale, output_zero_point=out_zp, model_sha256=sha.decode("ascii", "replace"),
-            uart_dropped=dropped, board=payload[HELLO_FIXED_BYTES:].decode("ascii", "replace"))
+            uart_dropped=dropped, board=payload[HELLO_FIXED_BYTES:].decode("ascii", "replace"),
+            model_check_failed=bool(flags & 2))
+
+    def require_model_check(self) -> "Hello":
+        """Itself, unless the board found its model does not fit the export's plan: then the one
+        line to stop on (ModelCheckError)."""
+        if self.model_check_failed:
+            raise ModelCheckError(
+                f"the board refuses its model (sha256 {self.model_sha256[:16]}…): tinykd_model_check() failed at "
+                "boot, a kernel needs more scratch than the export planned; export the model again with this "
+                "checkout and rebuild the firmware")
+        return self
 
     @property
     def emulated(self) -> bool:
@@ -254,6 +268,10 @@ class LinkStats:
     chunks: int = 0          # LOAD frames sent, resends included
     chunk_resends: int = 0   # of those, resends
     reloads: int = 0         # inputs loaded again from the start (a reboot, an INFER refused)
+
+
+class ModelCheckError(DeviceError):
+    """The board's boot-time tinykd_model_check() failed: no inference will run, whatever is retried."""
 
 
 class PortError(DeviceError):
@@ -429,7 +447,7 @@ class Link:
         raise DeviceError(f"{_type_name(type_)} request failed after {retries + 1} attempts: {problem}")
 
     def hello(self, **kw) -> Hello:
-        h = Hello.parse(self.request(Type.HELLO, **kw).payload)
+        h = Hello.parse(self.request(Type.HELLO, **kw).payload).require_model_check()
         # Now the largest answer is known; a tight limit lets line noise that happens to
         # contain A5 5A (or a damaged length field) be rejected at once instead of being waited on.
         self.parser.max_payload = max(256, 6 + h.output_bytes, 2 + 4 * h.layers)
@@ -601,6 +619,8 @@ class Link:
                                   f"{timeout_s:g} s{seen} (wrong port/baud, or not tinykd firmware?)")
             try:
                 return self.hello(timeout_s=min(poll_s, left), retries=0)
+            except ModelCheckError:
+                raise
             except DeviceError as exc:
                 if "protocol version" in str(exc):
                     raise

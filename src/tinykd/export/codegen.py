@@ -406,7 +406,8 @@ extern const char *const tinykd_layer_ops[TINYKD_NUM_LAYERS];
 extern const uint32_t tinykd_layer_macs[TINYKD_NUM_LAYERS];
 
 /* 0 if every kernel's scratch need (its *_scratch_size()) fits what the export planned,
- * else 1 + the first offending layer. */
+ * else 1 + the first offending layer. The firmware calls it at boot (app/inference.c) and
+ * refuses to run a model that fails it. */
 int tinykd_model_check(void);
 
 #ifdef __cplusplus

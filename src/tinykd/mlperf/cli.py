@@ -116,6 +116,10 @@ def _check_model(info: dict[str, str], tflite: str) -> None:
 
     want = hashlib.sha256(Path(tflite).read_bytes()).hexdigest()
     have = info.get("model-sha256")
+    if info.get("model-check") == "failed":
+        raise DeviceError(f"the board refuses its model (sha256 {(have or '?')[:12]}...): tinykd_model_check() "
+                          "failed at boot, a kernel needs more scratch than the export planned; export the model "
+                          "again with this checkout and rebuild with PROTOCOL=mlperf")
     if have is not None and have != want:
         raise DeviceError(f"the board runs a different model (sha256 {have[:12]}...) than {tflite} "
                           f"({want[:12]}...): export that model, rebuild with PROTOCOL=mlperf and reflash")
