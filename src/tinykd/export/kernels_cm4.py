@@ -1,6 +1,7 @@
-"""Cortex-M4 DSP kernel variants (firmware/nn/src/cm4/): which layers each accepts and the
-scratch bytes it needs, mirroring the C `*_scratch_size()` companions exactly (the generated
-`tinykd_model_check()` compares them at run time).
+"""The Cortex-M4 DSP kernel variants (firmware/nn/src/cm4/), a table of the registry
+(kernels.py): which layers each accepts and the scratch bytes it needs, mirroring the C
+`*_scratch_size()` companions exactly (the generated `tinykd_model_check()` compares them at
+run time).
 
 Selection, as CMSIS-NN's wrappers do it, from the layer's shape only (highest priority wins,
 the reference kernel is the fallback of every family):
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import NN_DIR, RESIDUAL, KernelVariant, ResidualWrapper, register
+from .kernel_variant import NN_DIR, KernelVariant, ResidualWrapper, always
+
+NAME = "cortex-m4"
 
 CM4_DIR = f"{NN_DIR}/src/cm4"
 RQ_ENTRY_BYTES = 24        # sizeof(tk_cm4_rq) in tk_cm4_requant.h
@@ -153,16 +156,12 @@ def _scratch_fc(layer) -> int:
     return units * RQ_ENTRY_BYTES + round4(depth) * 2
 
 
-def _always(layer) -> bool:
-    return True
-
-
 def _cm4(family: str, stem: str, priority: int, accepts, scratch=None, prepare=None) -> KernelVariant:
     extra = {"scratch": scratch, "scratch_function": f"tk_{stem}_scratch_size"} if scratch else {}
     if prepare:
         extra["prepare"] = prepare
-    return register(KernelVariant(family, f"tk_{stem}", f"{CM4_DIR}/{stem}.c", f"{stem}.h",
-                                  variant="cortex-m4", priority=priority, accepts=accepts, **extra))
+    return KernelVariant(family, f"tk_{stem}", f"{CM4_DIR}/{stem}.c", f"{stem}.h",
+                         variant=NAME, priority=priority, accepts=accepts, **extra)
 
 
 CONV_1X1 = _cm4("conv2d", "conv2d_1x1_s8_cm4", 20, _accepts_conv_1x1, _scratch_conv_1x1, _pack_conv)
@@ -170,18 +169,19 @@ CONV_3X3 = _cm4("conv2d", "conv2d_3x3_s8_cm4", 20, _accepts_conv_3x3, _scratch_c
 CONV = _cm4("conv2d", "conv2d_s8_cm4", 10, _accepts_conv, _scratch_conv, _pack_conv)
 DEPTHWISE = _cm4("depthwise_conv2d", "depthwise_conv2d_s8_cm4", 10, _accepts_dw, _scratch_dw)
 FULLY_CONNECTED = _cm4("fully_connected", "fully_connected_s8_cm4", 10, _accepts_fc, _scratch_fc)
-ADD = _cm4("add", "add_s8_cm4", 10, _always)
-MAX_POOL = _cm4("max_pool2d", "max_pool2d_s8_cm4", 10, _always)
+ADD = _cm4("add", "add_s8_cm4", 10, always)
+MAX_POOL = _cm4("max_pool2d", "max_pool2d_s8_cm4", 10, always)
 VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED, ADD, MAX_POOL)
 
 # The same three convolutions on int8 filters (conv2d_pack_s8_cm4.h, tk_conv2d_pack8_s8_cm4),
 # tk_<name>_w8_cm4:
 # not selected by shape but swapped in per layer by the filter layout choice (layout.py).
 INT8_TWIN = {
-    v.function: KernelVariant(v.family, v.function.replace("_cm4", "_w8_cm4"), v.source, v.header, variant="cortex-m4",
+    v.function: KernelVariant(v.family, v.function.replace("_cm4", "_w8_cm4"), v.source, v.header, variant=NAME,
                               priority=v.priority, accepts=v.accepts, scratch=v.scratch,
                               scratch_function=v.scratch_function, prepare=prep)
     for v, prep in ((CONV_1X1, _pack_conv_w8), (CONV_3X3, _pack_conv_3x3_w8), (CONV, _pack_conv_w8))
 }
-RESIDUAL["cortex-m4"] = ResidualWrapper("tk_conv2d_add_s8_cm4", f"{CM4_DIR}/conv2d_add_s8_cm4.c",
-                                        "conv2d_add_s8_cm4.h", takes_conv=True)
+# The fused CONV_2D + ADD of a Cortex-M4 convolution: one call that gets the chosen convolution.
+RESIDUAL = ResidualWrapper("tk_conv2d_add_s8_cm4", f"{CM4_DIR}/conv2d_add_s8_cm4.c", "conv2d_add_s8_cm4.h",
+                           takes_conv=True)

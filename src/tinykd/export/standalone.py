@@ -21,6 +21,7 @@ from ..data.scaling import InputScaling, pixel_table, resolve
 from ..errors import ExportError
 from . import kernels
 from .codegen import Program
+from .kernel_variant import NN_INCLUDE
 
 API_H = "tinykd.h"
 API_C = "tinykd.c"
@@ -36,7 +37,7 @@ def _nn_root() -> Path:
 def kernel_files(prog: Program, model_c: str) -> dict[str, Path]:
     """{file name in the folder: source path} of every kernel .c and header the model needs."""
     root = _nn_root()
-    include_dir = root / kernels.NN_INCLUDE
+    include_dir = root / NN_INCLUDE
     wanted: dict[str, Path] = {}
 
     def add(name: str, path: Path) -> bool:
