@@ -6,7 +6,6 @@ import hashlib
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -14,44 +13,21 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from support import keras2  # noqa: E402
 from tinykd import model_io  # noqa: E402
 from tinykd.errors import DataError, ParamError  # noqa: E402
 from tinykd.teacher import load_teacher  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Written with tf_keras (Keras 2, the API TF 2.13 shipped): Sequential, input_shape on the first
-# layer, softmax in the last Dense — the shape of the course's MNIST teacher.h5.
-_KERAS2_SCRIPT = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import tf_keras as k2
-    k2.utils.set_random_seed(0)
-    m = k2.Sequential([
-        k2.layers.Conv2D(8, 3, activation="relu", input_shape=(28, 28, 1)),
-        k2.layers.MaxPooling2D(2),
-        k2.layers.Flatten(),
-        k2.layers.Dropout(0.5),
-        k2.layers.Dense(10, activation="softmax"),
-    ])
-    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    m.save(sys.argv[1])
-    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
-    np.savez(sys.argv[2], x=x, p=m.predict(x, verbose=0))
-""")
-
-
 @pytest.fixture(scope="module")
 def keras2_teacher(tmp_path_factory, tool_env):
+    """A Keras 2 .h5 shaped like the course's MNIST teacher.h5 (softmax in the last Dense), and
+    reference outputs on four inputs."""
     pytest.importorskip("tf_keras")
     d = tmp_path_factory.mktemp("keras2")
     path, ref = d / "teacher.h5", d / "ref.npz"
-    subprocess.run([sys.executable, "-c", _KERAS2_SCRIPT, str(path), str(ref)], check=True, env=tool_env,
-                   capture_output=True, timeout=300)
-    import h5py
-
-    with h5py.File(path) as f:
-        assert f.attrs["keras_version"].startswith("2.")
+    keras2.write_model(path, tool_env, filters=8, dropout=0.5, seed=0, metrics=["accuracy"], reference=ref)
     with np.load(ref) as r:
         return path, r["x"], r["p"]
 
