@@ -29,6 +29,15 @@ def tool_env() -> dict:
 
 
 @pytest.fixture(scope="session")
+def nn_lib(tmp_path_factory) -> Path:
+    """firmware/nn compiled for the host once a session, for the tests comparing exported models
+    with TFLite Micro (support/export_harness.py links each model against it)."""
+    from support import export_harness as H
+
+    return H.build_nn_lib(tmp_path_factory.mktemp("nnlib"))
+
+
+@pytest.fixture(scope="session")
 def cifar10_tarball(tmp_path_factory) -> Path:
     """A `cifar-10-python.tar.gz` with 300 train and 100 test 32x32x3 images."""
     return td.write_cifar10_tarball(tmp_path_factory.mktemp("cifar") / "cifar-10-python.tar.gz")

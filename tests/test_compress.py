@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import export_harness as eh
+from support import export_harness as eh
 from support import tiny_datasets as td
 from tinykd.compress import METHODS
 from tinykd.compress import prune as P

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-import export_harness as H
+from support import export_harness as H
 from tinykd.errors import ExportError
 
 H.quiet_tf()

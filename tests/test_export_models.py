@@ -10,45 +10,14 @@ import subprocess
 import numpy as np
 import pytest
 
-import export_harness as H
+from support import export_harness as H
+from support.models import model_blob
 
 H.quiet_tf()
 keras = pytest.importorskip("keras")
 
 ARCHS = [("cnn_small", (32, 32, 3)), ("resnet8", (32, 32, 3)), ("tiny_cnn", (32, 32, 3)),
          ("ex6", (28, 28, 1)), ("mlp_784", (28, 28, 1))]
-_BLOBS: dict[str, bytes] = {}
-
-
-def _randomize_batchnorm(model, rng) -> None:
-    """Give BatchNormalization non-trivial statistics so folding produces varied scales."""
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = (w.numpy() for w in layer.weights)
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.2, beta.shape),
-                               rng.normal(0, 0.2, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
-
-
-def model_blob(arch: str, shape, softmax: bool = False) -> bytes:
-    """Converted once per session per (arch, softmax)."""
-    key = f"{arch}-{softmax}"
-    if key not in _BLOBS:
-        from tinykd.models import build
-
-        keras.utils.set_random_seed(7)
-        model = build(arch, shape, 10)
-        if softmax:
-            model = keras.Model(model.input, keras.layers.Softmax()(model.output))
-        rng = np.random.default_rng(7)
-        _randomize_batchnorm(model, rng)
-        calib = rng.uniform(0, 1, size=(32, *shape)).astype(np.float32)
-        _BLOBS[key] = H.convert(model, calib)
-    return _BLOBS[key]
-
-
-@pytest.fixture(scope="module")
-def nn_lib(tmp_path_factory):
-    return H.build_nn_lib(tmp_path_factory.mktemp("nnlib"))
 
 
 @pytest.mark.parametrize("arch,shape", ARCHS, ids=[a for a, _ in ARCHS])

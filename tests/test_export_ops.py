@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
-import export_harness as H
+from support import export_harness as H
 
 H.quiet_tf()
 keras = pytest.importorskip("keras")
@@ -163,11 +163,6 @@ for i, pad in enumerate([1, ((1, 2), (0, 3))]):
 for how in ("flatten", "reshape"):
     p = dict(how=how, h=_odd(7, 11), w=_odd(7, 11), c=3)
     CASES.append((f"reshape-{how}", _model_reshape, p, "RESHAPE"))
-
-
-@pytest.fixture(scope="module")
-def nn_lib(tmp_path_factory):
-    return H.build_nn_lib(tmp_path_factory.mktemp("nnlib"))
 
 
 @pytest.mark.parametrize("name,builder,p,expected_op", CASES, ids=[c[0] for c in CASES])

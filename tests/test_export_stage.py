@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-import export_harness as H
+from support import export_harness as H
 
 REPO = H.REPO
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-import export_harness as H
+from support import export_harness as H
 
 H.quiet_tf()
 keras = pytest.importorskip("keras")

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import export_harness as H
+from support import export_harness as H
 from tinykd.device.board import load as load_board
 
 H.quiet_tf()
@@ -344,11 +344,6 @@ LAYERS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def nn_lib(tmp_path_factory):
-    return H.build_nn_lib(tmp_path_factory.mktemp("nnlib_cm4"))
-
-
 @pytest.mark.parametrize("name,builder,kw,per_channel,expected", LAYERS, ids=[c[0] for c in LAYERS])
 def test_layer_matches_tflite_micro_with_both_kernel_sets(name, builder, kw, per_channel, expected, nn_lib, tmp_path):
     keras.utils.set_random_seed(zlib.crc32(name.encode()))
@@ -374,7 +369,7 @@ def test_layer_matches_tflite_micro_with_both_kernel_sets(name, builder, kw, per
 
 def test_student_matches_tflite_micro_with_both_kernel_sets(nn_lib, tmp_path):
     """The default student, exported with each kernel set: identical to TFLite Micro."""
-    from test_export_models import model_blob
+    from support.models import model_blob
 
     blob = model_blob("cnn_small", (32, 32, 3))
     inputs = H.random_inputs(blob, 6, seed=11)
@@ -392,7 +387,7 @@ def test_student_matches_tflite_micro_with_both_kernel_sets(nn_lib, tmp_path):
 def test_resnet8_on_qemu_matches_tflite_micro(tmp_path):
     """ResNet-8 exported with the Cortex-M4 kernels, built into the normal firmware, run on
     QEMU: device outputs byte-identical to TFLite Micro; fewer instructions than reference."""
-    from test_export_models import model_blob
+    from support.models import model_blob
     from tinykd.device import firmware as fw
     from tinykd.device.protocol import Link
     from tinykd.device.qemu import QemuBoard

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NN = REPO / "firmware" / "nn"
 RUNNER = REPO / "tests" / "c" / "host_runner.c"
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1"]
