@@ -22,7 +22,7 @@ _BLOB: list[bytes] = []
 def tiny_tflite() -> bytes:
     """A 16x16x3 -> conv -> pool -> dense int8 model (built once per test session)."""
     if not _BLOB:
-        import export_harness as H
+        from support import export_harness as H
 
         H.quiet_tf()
         import keras
