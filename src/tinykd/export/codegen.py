@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportError
-from . import kernels
-from .fuse import band_bytes, fuse_residuals
+from . import kernels, scratch
+from .fuse import fuse_residuals
 from .inplace import inputs_allowed
 from .kernel_variant import NN_INCLUDE
 from .layers import Layer
@@ -122,10 +122,7 @@ def build_program(graph: Graph, layers: list[Layer], variants: str = "auto", not
     layouts = choose_layout(code, layout)   # may swap in an int8-filter twin: scratch after it
     for layer in code:
         if layer.kind != "copy":
-            layer.scratch_bytes = int(layer.kernel.scratch(layer))
-            if layer.residual is not None:
-                _, _, ow, oc = layer.dims["output"]
-                layer.scratch_bytes += band_bytes(layer.residual["rows"], ow, oc)
+            layer.scratch_bytes = scratch.layer_bytes(layer, repo_root())   # the kernels' own C
     for layer in code:
         if layer.kernel is not None and layer.kernel.prepare:
             layer.arrays = layer.kernel.prepare(layer)

@@ -22,11 +22,6 @@ def band_rows(out_h: int, out_w: int, out_c: int) -> int:
     return max(1, min(out_h, BAND_BYTES // max(1, out_w * out_c)))
 
 
-def band_bytes(rows: int, out_w: int, out_c: int) -> int:
-    """tk_conv2d_add_s8_chunk_size(): the band buffer, rounded up to 4."""
-    return (rows * out_w * out_c + 3) & ~3
-
-
 def fuse_residuals(code: list[Layer], reads: Callable[[int], int], is_output: Callable[[int], bool]) -> list[Layer]:
     """`code` with every fusable CONV_2D -> ADD pair replaced by one conv2d Layer carrying
     `residual`. reads(t): how many code layers read tensor t or a shape alias of it (a fused
