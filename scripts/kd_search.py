@@ -5,8 +5,10 @@ against a fixed teacher, with the teacher's augmented views computed once for al
         --variants '[{"alpha": 0.1, "temperature": 2.0}, {"alpha": 0.5}]' --out logs/kd_search.jsonl
 
 Each variant overrides params.yaml's `kd.*` / `student.arch` values (keys: alpha, temperature,
-teacher_outputs, epochs, batch_size, learning_rate, optimizer, views, arch); one JSON line per
-variant is appended to --out with its validation accuracy. Test accuracy is deliberately not
+teacher_outputs, epochs, batch_size, learning_rate, optimizer, views, augment, arch); one JSON line per
+variant is appended to --out with its validation accuracy. A variant with "labels_only": true trains
+the student on labels alone as the baseline stage does (`student.*` overridden by the same keys),
+so a setting such as the learning rate is compared at equal footing on both sides. Test accuracy is deliberately not
 printed: a recipe picked on the test split would make the test figures meaningless.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 KEYS = ("alpha", "temperature", "teacher_outputs", "epochs", "batch_size", "learning_rate", "optimizer", "views",
-        "arch")
+        "augment", "arch", "labels_only")
 
 
 def main() -> None:
@@ -66,12 +68,20 @@ def main() -> None:
             train.seed_everything(p["seed"])
             student = models.build(v.get("arch", p["student"]["arch"]), info["shape"], info["num_classes"])
             t0 = time.monotonic()
-            m = D.distill(student, teacher, data, alpha=kd["alpha"], temperature=kd["temperature"],
-                          teacher_outputs=kd["teacher_outputs"], epochs=kd["epochs"], batch_size=kd["batch_size"],
-                          learning_rate=kd["learning_rate"], augment=kd["augment"], seed=p["seed"],
-                          views=kd["views"], optimizer_name=kd["optimizer"], verbose=2,
-                          teacher_input=from_params(p["teacher"]["input"], "teacher.input", info["shape"][-1]),
-                          student_input=from_params(p["student"]["input"], "student.input", info["shape"][-1]))
+            if v.get("labels_only"):
+                st = {**p["student"], **{k: val for k, val in v.items() if k in p["student"]}}
+                scaling = from_params(st["input"], "student.input", info["shape"][-1])
+                train.fit(student, data, epochs=st["epochs"], batch_size=st["batch_size"],
+                          learning_rate=st["learning_rate"], augment=st["augment"], seed=p["seed"],
+                          optimizer_name=st["optimizer"], scaling=scaling)
+                m = {"val_accuracy": train.evaluate(student, *data["val"], scaling=scaling)["accuracy"]}
+            else:
+                m = D.distill(student, teacher, data, alpha=kd["alpha"], temperature=kd["temperature"],
+                              teacher_outputs=kd["teacher_outputs"], epochs=kd["epochs"], batch_size=kd["batch_size"],
+                              learning_rate=kd["learning_rate"], augment=kd["augment"], seed=p["seed"],
+                              views=kd["views"], optimizer_name=kd["optimizer"], verbose=2,
+                              teacher_input=from_params(p["teacher"]["input"], "teacher.input", info["shape"][-1]),
+                              student_input=from_params(p["student"]["input"], "student.input", info["shape"][-1]))
         except ParamError as exc:
             raise SystemExit(f"error: {exc}") from None
         rec = {**v, "val_accuracy": round(m["val_accuracy"], 6), "seconds": round(time.monotonic() - t0, 1)}

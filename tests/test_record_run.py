@@ -94,6 +94,20 @@ def test_kd_search_reports_validation_accuracy_reproducibly(trained_project, too
     assert len(out.read_text().splitlines()) == 2
 
 
+@pytest.mark.slow
+def test_kd_search_labels_only_is_the_baseline_stage(trained_project, tool_env, tmp_path):
+    """A `labels_only` variant trains exactly as the baseline stage does, so a setting compared on
+    the search's baseline side is the one the pipeline would get: same validation accuracy."""
+    script = SCRIPT.parent / "kd_search.py"
+    out = tmp_path / "search.jsonl"
+    r = subprocess.run([sys.executable, str(script), "--variants", '[{"labels_only": true}]', "--out", str(out)],
+                       cwd=trained_project, env=tool_env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(out.read_text())["val_accuracy"]
+    want = json.loads((trained_project / "metrics" / "baseline.json").read_text())["val_accuracy"]
+    assert got == pytest.approx(want, abs=1e-6)
+
+
 def test_readme_results_table_is_the_records_table():
     """The README's Results table is rendered from the committed records, not typed by hand: the
     command the README names must print exactly the table it shows."""
