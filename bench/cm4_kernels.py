@@ -16,8 +16,9 @@ and calibration (speed does not depend on the values). Each build is exported wi
 `export_model`, built twice with the normal firmware: without profiling for the end-to-end
 count (INFER's ticks) and with PROFILE_LAYERS=1 for the per-layer ticks
 (TINYKD_LAYER_BEGIN/END reading SysTick). Under -icount shift=0 a guest instruction takes
-1 ns, so a SysTick tick at 80 MHz is 12.5 instructions (the per-layer figures carry that
-granularity plus the hooks' own few instructions; the totals come from the unprofiled image).
+1 ns, so a SysTick tick at the core clock is 1e9 / core_hz instructions (the per-layer
+figures carry that granularity plus the hooks' own few instructions; the totals come from the
+unprofiled image).
 Flash is the image's .isr_vector + .text + .ARM.exidx + .data; weight bytes read come from
 the kernels' loop structure (tinykd.export.cost). The device outputs of every build are
 compared byte for byte.
@@ -150,7 +151,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = ap.parse_args(argv)
     results = {arch: measure(arch, args.workdir, args.jobs) for arch in args.models}
-    print("QEMU b-l475e-iot01a -icount shift=0 (1 instruction = 1 ns); flash: whole firmware image\n")
+    from tinykd.device.board import load as load_board
+
+    print(f"QEMU {load_board().qemu_machine} -icount shift=0 (1 instruction = 1 ns); flash: whole firmware image\n")
     print(f"{'model':<10} {'build':<10} {'instructions':>13} {'MAC/instr':>9} {'arena B':>9} {'flash B':>9} "
           f"{'weights read B':>14}")
     for arch, r in results.items():

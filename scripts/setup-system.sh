@@ -9,9 +9,14 @@ if [ "${1:-}" = "--venv-only" ]; then
   exit 0
 fi
 
+# The QEMU machine of the default board, from its description (firmware/boards/*/board.yaml).
+BOARD_YAML="$(cd "$(dirname "$0")/.." && pwd)/firmware/boards/b_l475e_iot01a/board.yaml"
+MACHINE=$(sed -n 's/^qemu_machine:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$BOARD_YAML")
+[ -n "$MACHINE" ] || { echo "setup-system: $BOARD_YAML names no qemu_machine" >&2; exit 1; }
+
 need_qemu() {
   command -v qemu-system-arm >/dev/null 2>&1 || return 0
-  qemu-system-arm -machine help 2>/dev/null | grep -q b-l475e-iot01a || return 0
+  qemu-system-arm -machine help 2>/dev/null | grep -q "^$MACHINE " || return 0
   return 1
 }
 need_arm() {
@@ -46,6 +51,6 @@ $SUDO apt-get install -y -qq --no-install-recommends gcc-arm-none-eabi libnewlib
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $QEMU_TARGET qemu-system-arm
 qemu-system-arm --version | head -1
-qemu-system-arm -machine help | grep -q b-l475e-iot01a || {
-  echo "setup-system: qemu-system-arm has no b-l475e-iot01a board (need QEMU >= 9)" >&2; exit 1; }
+qemu-system-arm -machine help | grep -q "^$MACHINE " || {
+  echo "setup-system: qemu-system-arm has no $MACHINE board (need QEMU >= 9)" >&2; exit 1; }
 arm-none-eabi-gcc --version | head -1
