@@ -116,7 +116,7 @@ def test_run_says_where_the_report_is_after_a_whole_run(rc, report, tmp_path, mo
         (project / "reports").mkdir()
         (project / "reports" / "report.md").write_text("# report\n")
     calls = []
-    monkeypatch.setattr(dvc_command.subprocess, "call", lambda cmd: calls.append(cmd) or rc)
+    monkeypatch.setattr(dvc_command.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or rc)
     monkeypatch.chdir(project)
     assert main(["preset", "run", "quick"]) == rc
     assert calls[0][1:5] == ["exp", "run", "-n", "quick"] and "dataset.limit_train=5000" in calls[0]
