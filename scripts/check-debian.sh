@@ -12,8 +12,9 @@
 #   tinykd preset run quick   every stage, fetch to report, on the 5,000-image subset; with
 #                        --dataset FILE the documented offline way: FILE copied into the chroot and
 #                        named by the two dataset values in params.yaml (docs/pipeline.md#dataset)
-#   dvc exp run -S kd.alpha=0.3 && dvc metrics diff   on top of the quick run; also checks that
-#                        fetch, teacher and baseline do not rerun (the README's claim)
+#   dvc exp run -S kd.alpha=0.3 && dvc metrics diff   on top of the quick run, after the git
+#                        identity the README asks for (the quick run has none: tinykd's stand-in);
+#                        also checks that fetch, teacher and baseline do not rerun (the README's claim)
 #   make repro           with params.yaml back at its defaults: the set-up (skipped, done), dvc init
 #                        check and params check for real, then `dvc repro --dry` (REPRO_ARGS) lists
 #                        every stage instead of training for over an hour. It comes after the quick
@@ -42,7 +43,7 @@
 # at the end, a table of them.
 set -euo pipefail
 
-usage() { sed -n '25,42p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '26,43p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=/var/tmp/tinykd-check
@@ -114,6 +115,7 @@ phases+=(
 tinykd preset run quick 2>&1 | tee /tmp/quick.log
 grep '^preset quick: report in /' /tmp/quick.log"
 "dvc exp run -S kd.alpha=0.3 && dvc metrics diff|. .venv/bin/activate
+git config --global user.name 'check-debian' && git config --global user.email check-debian@localhost.invalid
 dvc exp run -S kd.alpha=0.3 2>&1 | tee /tmp/alpha.log && dvc metrics diff
 grep -q \"Running stage 'distill'\" /tmp/alpha.log
 if grep -E \"Running stage '(fetch|teacher|baseline)'\" /tmp/alpha.log; then echo 'check-debian: a kd.* change reran the stage above' >&2; exit 1; fi"
