@@ -133,6 +133,23 @@ took() {
   summary+=("$(printf '%-9s %6d s  %s' "$release" "$secs" "$1")")
 }
 
+# Ends what the check started in the chroot and still runs (a background daemon of DVC's, say; one
+# once kept writing while the chroot was being removed): the processes whose root is the chroot.
+stop_chroot_processes() {
+  local p sig pids
+  [ -n "${root:-}" ] || return 0
+  for sig in TERM KILL; do
+    pids=()
+    for p in /proc/[0-9]*; do
+      [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && pids+=("${p#/proc/}")
+    done
+    [ ${#pids[@]} -gt 0 ] || return 0
+    echo "check-debian: ending what still runs in $root: ${pids[*]} (SIG$sig)" >&2
+    kill -s "$sig" "${pids[@]}" 2>/dev/null || true
+    sleep 5
+  done
+}
+
 mounted=()
 unmount_all() {
   local m
@@ -142,7 +159,7 @@ unmount_all() {
   done
   mounted=()
 }
-trap unmount_all EXIT
+trap 'stop_chroot_processes; unmount_all' EXIT
 
 # Runs a shell command inside the chroot with a clean environment (as a container's RUN: root,
 # HOME=/root, the default PATH) plus the Dockerfile's ENV lines, in its WORKDIR; /bin/sh as RUN
@@ -271,9 +288,10 @@ ${p#*|}" /bin/bash || { rc=$?; echo "check-debian: $release: $name failed (exit 
     summary+=("$(printf '%-9s %6d s  total, FAIL (%s)' "$release" "$(( $(now) - start ))" "$pretty")")
     status=1
   fi
+  stop_chroot_processes
   unmount_all
   if [ "$keep" = 0 ]; then
-    rm -rf --one-file-system "$root"
+    rm -rf --one-file-system "$root" || echo "check-debian: $root could not be removed entirely" >&2
   fi
 done
 printf '\n=== phase durations\n'
