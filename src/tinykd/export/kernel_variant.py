@@ -1,13 +1,13 @@
 """What a kernel variant is: one C function the code generator can call for a layer, the files
 that define and declare it, when it applies and what scratch it needs.
 
-Every variant of a family has the C signature of the reference kernel (same parameters,
-including the caller-supplied `scratch` pointer), so the generator only swaps the function name
-and plans `scratch(layer)` bytes for it in the arena. `scratch` must return what the C
-`*_scratch_size()` companion returns (the generated `tinykd_model_check()` verifies this at run
-time). A variant may take its constants in its own layout (e.g. a pre-packed filter):
-`prepare(layer)` returns the arrays to emit in place of the layer's, and the generator passes
-them where the reference kernel takes its own.
+Every variant of a family takes the reference kernel's parameters (the caller-supplied `scratch`
+pointer included), so the generator only swaps the function name and plans, in the arena, the
+scratch its C `*_scratch_size()` companion (`scratch_function`) returns for the layer: the planner
+asks the C itself (export/scratch.py), and the generated `tinykd_model_check()` calls the same
+companions on the board at boot. A variant may take its constants in its own layout (e.g. a
+pre-packed filter): `prepare(layer)` returns the arrays to emit in place of the layer's, and the
+generator passes them where the reference kernel takes its own.
 
 The variants themselves are listed by kernels_ref.py and kernels_cm4.py; kernels.py chooses.
 """
@@ -18,10 +18,6 @@ from typing import Callable
 
 NN_DIR = "firmware/nn"
 NN_INCLUDE = f"{NN_DIR}/include"
-
-
-def _zero(layer) -> int:
-    return 0
 
 
 def always(layer) -> bool:
@@ -38,7 +34,6 @@ class KernelVariant:
     variant: str = "reference"               # reference | cortex-m4 | ... (selection set)
     priority: int = 0                        # highest accepting variant wins
     accepts: Callable = always               # accepts(layer) -> bool
-    scratch: Callable = _zero                # scratch(layer) -> bytes
     scratch_function: str | None = None      # C companion returning the scratch bytes
     prepare: Callable | None = None          # prepare(layer) -> the constant arrays it takes
 

@@ -1,7 +1,6 @@
 """The Cortex-M4 DSP kernel variants (firmware/nn/src/cm4/), a table of the registry
-(kernels.py): which layers each accepts and the scratch bytes it needs, mirroring the C
-`*_scratch_size()` companions exactly (the generated `tinykd_model_check()` compares them at
-run time).
+(kernels.py): which layers each accepts, the C `*_scratch_size()` companion the planner asks
+for its scratch (export/scratch.py) and the constant layout it reads.
 
 Selection, as CMSIS-NN's wrappers do it, from the layer's shape only (highest priority wins,
 the reference kernel is the fallback of every family):
@@ -27,7 +26,6 @@ from .kernel_variant import NN_DIR, KernelVariant, ResidualWrapper, always
 NAME = "cortex-m4"
 
 CM4_DIR = f"{NN_DIR}/src/cm4"
-RQ_ENTRY_BYTES = 24        # sizeof(tk_cm4_rq) in tk_cm4_requant.h
 
 
 def round4(k: int) -> int:
@@ -87,21 +85,6 @@ def _pack_conv_3x3_w8(layer) -> dict:
     return _pack_conv_3x3(layer, True)
 
 
-def conv_scratch(out_c: int, k: int, extra: int = 0) -> int:
-    """tk_cm4_conv_scratch(): requant table + two im2col columns (+ extra)."""
-    return out_c * RQ_ENTRY_BYTES + 2 * round4(k) * 2 + extra
-
-
-def window_entries(out_w: int, stride_w: int) -> int:
-    """conv2d_3x3_s8_cm4.c: entries of the 3x3 path's row window."""
-    return 2 * ((out_w + 1) // 2 - 1) * stride_w + 3
-
-
-def _conv_k(layer) -> int:
-    _, kh, kw, kc = layer.dims["filter"]
-    return int(kh * kw * kc)
-
-
 def _ungrouped(layer) -> bool:
     return layer.dims["filter"][3] == layer.dims["input"][3]
 
@@ -124,51 +107,26 @@ def _accepts_conv_3x3(layer) -> bool:
             and (kc % 4 == 0 or kc == 3))
 
 
-def _scratch_conv(layer) -> int:
-    k = _conv_k(layer)
-    return conv_scratch(layer.dims["output"][3], k, round4(k))
-
-
-def _scratch_conv_1x1(layer) -> int:
-    return conv_scratch(layer.dims["output"][3], _conv_k(layer))
-
-
-def _scratch_conv_3x3(layer) -> int:
-    out_w, out_c, in_c = layer.dims["output"][2], layer.dims["output"][3], layer.dims["input"][3]
-    window = 3 * 4 * round4(in_c) * window_entries(out_w, layer.params["stride_w"])
-    return out_c * RQ_ENTRY_BYTES + window + round4(2 * out_c)
-
-
 def _accepts_dw(layer) -> bool:
     return layer.params["depth_multiplier"] == 1
-
-
-def _scratch_dw(layer) -> int:
-    return layer.dims["output"][3] * RQ_ENTRY_BYTES
 
 
 def _accepts_fc(layer) -> bool:
     return layer.params["filter_offset"] == 0
 
 
-def _scratch_fc(layer) -> int:
-    _, depth, units, _ = layer.dims["fc"]
-    return units * RQ_ENTRY_BYTES + round4(depth) * 2
+def _cm4(family: str, stem: str, priority: int, accepts, scratch: bool = False, prepare=None) -> KernelVariant:
+    """scratch: it takes arena scratch, sized by its C companion tk_<stem>_scratch_size()."""
+    return KernelVariant(family, f"tk_{stem}", f"{CM4_DIR}/{stem}.c", f"{stem}.h", variant=NAME,
+                         priority=priority, accepts=accepts, prepare=prepare,
+                         scratch_function=f"tk_{stem}_scratch_size" if scratch else None)
 
 
-def _cm4(family: str, stem: str, priority: int, accepts, scratch=None, prepare=None) -> KernelVariant:
-    extra = {"scratch": scratch, "scratch_function": f"tk_{stem}_scratch_size"} if scratch else {}
-    if prepare:
-        extra["prepare"] = prepare
-    return KernelVariant(family, f"tk_{stem}", f"{CM4_DIR}/{stem}.c", f"{stem}.h",
-                         variant=NAME, priority=priority, accepts=accepts, **extra)
-
-
-CONV_1X1 = _cm4("conv2d", "conv2d_1x1_s8_cm4", 20, _accepts_conv_1x1, _scratch_conv_1x1, _pack_conv)
-CONV_3X3 = _cm4("conv2d", "conv2d_3x3_s8_cm4", 20, _accepts_conv_3x3, _scratch_conv_3x3, _pack_conv_3x3)
-CONV = _cm4("conv2d", "conv2d_s8_cm4", 10, _accepts_conv, _scratch_conv, _pack_conv)
-DEPTHWISE = _cm4("depthwise_conv2d", "depthwise_conv2d_s8_cm4", 10, _accepts_dw, _scratch_dw)
-FULLY_CONNECTED = _cm4("fully_connected", "fully_connected_s8_cm4", 10, _accepts_fc, _scratch_fc)
+CONV_1X1 = _cm4("conv2d", "conv2d_1x1_s8_cm4", 20, _accepts_conv_1x1, True, _pack_conv)
+CONV_3X3 = _cm4("conv2d", "conv2d_3x3_s8_cm4", 20, _accepts_conv_3x3, True, _pack_conv_3x3)
+CONV = _cm4("conv2d", "conv2d_s8_cm4", 10, _accepts_conv, True, _pack_conv)
+DEPTHWISE = _cm4("depthwise_conv2d", "depthwise_conv2d_s8_cm4", 10, _accepts_dw, True)
+FULLY_CONNECTED = _cm4("fully_connected", "fully_connected_s8_cm4", 10, _accepts_fc, True)
 ADD = _cm4("add", "add_s8_cm4", 10, always)
 MAX_POOL = _cm4("max_pool2d", "max_pool2d_s8_cm4", 10, always)
 VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED, ADD, MAX_POOL)
@@ -178,7 +136,7 @@ VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED, ADD, MAX_POOL)
 # not selected by shape but swapped in per layer by the filter layout choice (layout.py).
 INT8_TWIN = {
     v.function: KernelVariant(v.family, v.function.replace("_cm4", "_w8_cm4"), v.source, v.header, variant=NAME,
-                              priority=v.priority, accepts=v.accepts, scratch=v.scratch,
+                              priority=v.priority, accepts=v.accepts,
                               scratch_function=v.scratch_function, prepare=prep)
     for v, prep in ((CONV_1X1, _pack_conv_w8), (CONV_3X3, _pack_conv_3x3_w8), (CONV, _pack_conv_w8))
 }
