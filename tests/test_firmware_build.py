@@ -36,6 +36,7 @@ MODEL_H = """#ifndef TINYKD_MODEL_H
 #define TINYKD_MACS 48
 #define TINYKD_NUM_LAYERS 1
 int tinykd_model_invoke(const int8_t *input, int8_t *output);
+int tinykd_model_check(void);
 #endif
 """
 
@@ -46,6 +47,7 @@ MODEL_C = """#include "model.h"
 #endif
 static int8_t arena[TINYKD_ARENA_BYTES] __attribute__((aligned(16), used));
 static const int8_t weights[{weights}] = {{1, 2, 3}};
+int tinykd_model_check(void) {{ return 0; }}  /* the firmware's boot check: no kernel scratch here */
 int tinykd_model_invoke(const int8_t *input, int8_t *output)
 {{
     TINYKD_LAYER_BEGIN(0);
