@@ -314,7 +314,8 @@ def test_layer_matches_tflite_micro_with_both_kernel_sets(name, builder, kw, per
     blob = H.convert(model, calib, per_channel=per_channel, dense_per_channel=per_channel)
     inputs = H.random_inputs(blob, 16, seed=zlib.crc32(name.encode()) + 1)
     for variants in ("reference", "auto"):
-        bad, info = H.compare_with_tflm(blob, tmp_path / variants, nn_lib, inputs, variants=variants)
+        bad, info = H.compare_with_tflm(blob, tmp_path / variants, nn_lib, inputs, variants=variants,
+                                      fuse=True)
         for line in bad[:20]:
             print(name, variants, line)
         assert not bad, f"{name} ({variants}): {len(bad)} mismatching bytes"
@@ -375,5 +376,6 @@ def test_resnet8_on_qemu_matches_tflite_micro(tmp_path):
         counts[variants] = hello.ticks_to_units(rows[0].ticks)
         if variants == "auto":
             chosen = {layer["kernel"] for layer in info["layers"]} | {layer["fused"] for layer in info["layers"]}
-            assert chosen >= {"tk_conv2d_3x3_s8_cm4", "tk_conv2d_1x1_s8_cm4", "tk_conv2d_add_s8_cm4"}, chosen
+            # the default leaves ResNet-8's ADDs unfused: the arena is smaller so (docs/kernels.md)
+            assert chosen >= {"tk_conv2d_3x3_s8_cm4", "tk_conv2d_1x1_s8_cm4", "tk_add_s8_cm4"}, chosen
     assert counts["auto"] * 3 < counts["reference"], counts

@@ -38,8 +38,9 @@ tk_status tk_conv2d_3x3_s8_cm4(const tk_conv_params *params, const tk_channel_qu
 
 /**
  * tk_conv2d_3x3_s8_cm4 on the int8 filter layout: `packed_filter` as tk_conv2d_3x3_pack8_s8_cm4()
- * packs it (conv2d_pack_s8_cm4.h), half the flash, widened with SXTB16 in the inner loop.
- * Same parameters, scratch and result.
+ * packs it (conv2d_pack_s8_cm4.h), half the flash, widened with SXTB16 into the scratch once
+ * per output row and chunk of channels. Same parameters and result; scratch:
+ * tk_conv2d_3x3_s8_w8_cm4_scratch_size().
  */
 tk_status tk_conv2d_3x3_s8_w8_cm4(const tk_conv_params *params, const tk_channel_quant *quant,
                        const tk_dims *input_dims, const int8_t *input,
@@ -56,5 +57,13 @@ tk_status tk_conv2d_3x3_s8_w8_cm4(const tk_conv_params *params, const tk_channel
  */
 int32_t tk_conv2d_3x3_s8_cm4_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
                                   const tk_dims *filter_dims, const tk_dims *output_dims);
+
+/**
+ * Scratch bytes tk_conv2d_3x3_s8_w8_cm4 needs: tk_conv2d_3x3_s8_cm4_scratch_size() + the
+ * widened filter of one chunk, 9 * 2 * C_in (C_in rounded up to 4) bytes per channel for
+ * CB = min(C_out, max(2, even part of 8192 / that)) channels.
+ */
+int32_t tk_conv2d_3x3_s8_w8_cm4_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
+                                     const tk_dims *filter_dims, const tk_dims *output_dims);
 
 #endif /* include guard */

@@ -22,19 +22,35 @@ from .reader import read_tflite
 __all__ = ["analyze", "export_model", "load_program", "ExportError"]
 
 
-def load_program(blob: bytes, variants: str = "auto", fuse: bool = True, layout: str = "auto") -> Program:
+def load_program(blob: bytes, variants: str = "auto", fuse: bool | str = "auto", layout: str = "auto") -> Program:
     """Parse, fold, lower and plan a model; raises ExportError for anything unsupported.
-    fuse: residual CONV_2D -> ADD pairs become one call writing over the shortcut (fuse.py);
+    fuse: True: residual CONV_2D -> ADD pairs become one call writing over the shortcut
+    (fuse.py); False: never; "auto": fused only if that makes the arena smaller. With the 3x3
+    convolutions in place (inplace.py) the unfused ResNet-8 needs less arena (39,520 B
+    against 40,544 B) and fewer instructions (the bands redo each call's setup), measured by
+    bench.cm4_kernels (docs/kernels.md);
     layout: the Cortex-M4 convolutions' filter layout, auto | int16 | int8 (layout.py)."""
-    graph = read_tflite(blob)
-    fold_constants(graph)
-    notes = strip_float_io(graph)
-    layers = lower(graph)
-    return build_program(graph, layers, variants, notes, fuse, layout)
+    if fuse not in (True, False, "auto"):
+        raise ExportError(f"fuse {fuse!r} not allowed; expected True, False or 'auto'")
+
+    def build(fused: bool) -> Program:
+        graph = read_tflite(blob)
+        fold_constants(graph)
+        notes = strip_float_io(graph)
+        return build_program(graph, lower(graph), variants, notes, fused, layout)
+
+    prog = build(fuse is not False)
+    if fuse == "auto" and any(layer.residual is not None for layer in prog.layers):
+        plain = build(False)
+        if plain.arena_bytes <= prog.arena_bytes:
+            plain.notes.append(f"residual ADDs left unfused: arena {plain.arena_bytes} B, fused "
+                               f"{prog.arena_bytes} B")
+            return plain
+    return prog
 
 
 def export_model(model: str | Path | bytes, outdir: str | Path, variants: str = "auto",
-                 force: bool = False, standalone: bool = False, fuse: bool = True, layout: str = "auto",
+                 force: bool = False, standalone: bool = False, fuse: bool | str = "auto", layout: str = "auto",
                  scaling=None) -> dict:
     """Write the generated C for `model` (a .tflite path or its bytes) into `outdir`
     atomically; returns the model.json summary. An existing `outdir` not written by tinykd

@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         info = export_model(args.model, args.outdir, variants=args.kernels, force=args.force,
-                            standalone=args.standalone, fuse=not args.no_fuse, layout=args.filters,
+                            standalone=args.standalone, fuse=False if args.no_fuse else "auto", layout=args.filters,
                             scaling=_scaling(args))
     except ParamError as exc:
         raise _flag_names(exc) from None
@@ -87,10 +87,11 @@ def add_parser(sub) -> None:
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel variants: best available per layer (auto) or reference only")
     p.add_argument("--filters", default="auto", choices=("auto", "int16", "int8"),
-                   help="Cortex-M4 convolution filters: int8 where it costs <= 16 instructions per flash "
+                   help="Cortex-M4 convolution filters: int8 where it costs <= 12 instructions per flash "
                         "byte saved (auto), all int16 pairs (fastest), all int8 (smallest flash)")
     p.add_argument("--no-fuse", action="store_true",
-                   help="keep residual ADDs as separate layers (more arena, see docs/kernels.md)")
+                   help="never fuse a residual ADD into the convolution before it (by default fused "
+                        "only where that makes the arena smaller, see docs/kernels.md)")
     p.add_argument("--standalone", action="store_true",
                    help="a self-contained folder for your own project (STM32CubeIDE, make): the model, "
                         "the kernel sources and headers it needs, the tinykd.h API and a README.md; "

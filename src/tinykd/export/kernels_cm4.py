@@ -107,6 +107,14 @@ def _accepts_conv_3x3(layer) -> bool:
             and (kc % 4 == 0 or kc == 3))
 
 
+W8_ROW_BYTES = 8192   # conv2d_3x3_s8_cm4.c TK_W8_ROW_BYTES: the widened filter chunk's bound
+
+
+def w8_chunk_channels(out_c: int, in_c: int) -> int:
+    """conv2d_3x3_s8_cm4.c w8_chunk_channels(): output channels widened per row at a time."""
+    return min(out_c, max(2, (W8_ROW_BYTES // (9 * round4(in_c) * 2)) & ~1))
+
+
 def _accepts_dw(layer) -> bool:
     return layer.params["depth_multiplier"] == 1
 
@@ -137,9 +145,14 @@ VARIANTS = (CONV_1X1, CONV_3X3, CONV, DEPTHWISE, FULLY_CONNECTED, ADD, MAX_POOL)
 INT8_TWIN = {
     v.function: KernelVariant(v.family, v.function.replace("_cm4", "_w8_cm4"), v.source, v.header, variant=NAME,
                               priority=v.priority, accepts=v.accepts,
-                              scratch_function=v.scratch_function, prepare=prep)
-    for v, prep in ((CONV_1X1, _pack_conv_w8), (CONV_3X3, _pack_conv_3x3_w8), (CONV, _pack_conv_w8))
+                              scratch_function=v.scratch_function.replace("_cm4", "_w8_cm4") if own_scratch
+                              else v.scratch_function, prepare=prep)
+    # own_scratch: the twin has its own tk_<name>_w8_cm4_scratch_size() (the 3x3 path widens
+    # the filter into scratch), else it takes what its int16 twin takes
+    for v, prep, own_scratch in ((CONV_1X1, _pack_conv_w8, False), (CONV_3X3, _pack_conv_3x3_w8, True),
+                                 (CONV, _pack_conv_w8, False))
 }
 # The fused CONV_2D + ADD of a Cortex-M4 convolution: one call that gets the chosen convolution.
+# (conv2d_add_s8.c: tk_conv2d_add_s8_chunk_size(), which tinykd_model_check() calls)
 RESIDUAL = ResidualWrapper("tk_conv2d_add_s8_cm4", f"{CM4_DIR}/conv2d_add_s8_cm4.c", "conv2d_add_s8_cm4.h",
-                           takes_conv=True)
+                           takes_conv=True, needs=(f"{NN_DIR}/src/conv2d_add_s8.c",))

@@ -44,9 +44,26 @@ def _conflicts(buf: Buffer, other: Buffer) -> list[tuple[int, int]]:
             if f1 <= l2 and f2 <= l1 and s1 and s2]
 
 
+# Placement orders tried; the smallest arena wins (ties: the first). Largest first is TFLite
+# Micro's; with in-place parts a big short-lived scratch placed first can push a long-lived
+# buffer up, which the second order (by first use, then size) avoids.
+ORDERS = (lambda b: (-b.size, b.first, b.name), lambda b: (b.first, -b.size, b.name))
+
+
 def plan(buffers: list[Buffer]) -> int:
     """Assign offsets in place; return the arena size in bytes."""
-    order = sorted(buffers, key=lambda b: (-b.size, b.first, b.name))
+    best = None
+    for key in ORDERS:
+        arena = _place(buffers, key)
+        if best is None or arena < best[0]:
+            best = (arena, [b.offset for b in buffers])
+    for b, off in zip(buffers, best[1]):
+        b.offset = off
+    return best[0]
+
+
+def _place(buffers: list[Buffer], key) -> int:
+    order = sorted(buffers, key=key)
     placed: list[Buffer] = []
     for buf in order:
         # forbidden offsets: (p.offset - mine, p.offset + theirs) for each clash with a placed p

@@ -197,7 +197,7 @@ static void conv_case(int32_t case_no)
         {"conv2d_3x3_s8_cm4", tk_conv2d_3x3_s8_cm4, tk_conv2d_3x3_s8_cm4_scratch_size, is_3x3, 0, 1},
         {"conv2d_s8_w8_cm4", tk_conv2d_s8_w8_cm4, tk_conv2d_s8_cm4_scratch_size, 1, 1, 0},
         {"conv2d_1x1_s8_w8_cm4", tk_conv2d_1x1_s8_w8_cm4, tk_conv2d_1x1_s8_cm4_scratch_size, is_1x1, 1, 0},
-        {"conv2d_3x3_s8_w8_cm4", tk_conv2d_3x3_s8_w8_cm4, tk_conv2d_3x3_s8_cm4_scratch_size, is_3x3, 1, 1},
+        {"conv2d_3x3_s8_w8_cm4", tk_conv2d_3x3_s8_w8_cm4, tk_conv2d_3x3_s8_w8_cm4_scratch_size, is_3x3, 1, 1},
     };
 #define PACK_FOR(v)                                                                                    \
     (variants[v].w3x3 ? (variants[v].w8 ? tk_conv2d_3x3_pack8_s8_cm4 : tk_conv2d_3x3_pack_s8_cm4)(       \

@@ -148,6 +148,71 @@ int32_t tk_conv2d_3x3_s8_cm4_scratch_size(const tk_conv_params *params, const tk
            ((2 * output_dims->c + 3) & ~3);
 }
 
+/* int8 filters: rather than widening the filter with SXTB16 for every pixel pair (4 more
+ * instructions per 16 MACs), each output row widens it once into int16 pairs in the scratch,
+ * a chunk of output channels at a time, and runs the int16 blocks over the row's pixel
+ * pairs from there. The chunk (an even number of channels, at least 2) is bounded by
+ * TK_W8_ROW_BYTES of scratch; more channels per chunk mean fewer calls per pixel pair. */
+#define TK_W8_ROW_BYTES 8192
+
+static int32_t w8_chunk_channels(int32_t out_c, int32_t in_c)
+{
+    const int32_t bytes_per_channel = 9 * window_channels(in_c) * 2;
+    int32_t cb = (TK_W8_ROW_BYTES / bytes_per_channel) & ~1;
+    if (cb < 2) {
+        cb = 2;
+    }
+    return cb < out_c ? cb : out_c;
+}
+
+int32_t tk_conv2d_3x3_s8_w8_cm4_scratch_size(const tk_conv_params *params, const tk_dims *input_dims,
+                                             const tk_dims *filter_dims, const tk_dims *output_dims)
+{
+    return tk_conv2d_3x3_s8_cm4_scratch_size(params, input_dims, filter_dims, output_dims) +
+           w8_chunk_channels(output_dims->c, input_dims->c) * 9 * window_channels(input_dims->c) * 2;
+}
+
+/* `words` int8 filter words (4 int8 each) into even/odd int16 pairs: the int16 layout
+ * (tk_conv2d_pack_s8_cm4) of the same channels. On the M4, 4 words per LDM, 8 SXTB16, one
+ * STM of 8 (3 instructions a word; compiled C takes 7.5). The register order makes each
+ * SXTB16 overwrite only a source already consumed. */
+static void widen_filter(int32_t *dst, const int32_t *src, int32_t words)
+{
+#if TK_SIMD_DSP
+    int32_t quads = words >> 2;
+    if (quads > 0) {
+        __asm__ volatile("1:\n\t"
+                         "ldmia %[s]!, {r9, r10, r11, r12}\n\t"
+                         "sxtb16 r4, r9\n\t"
+                         "sxtb16 r5, r9, ror #8\n\t"
+                         "sxtb16 r6, r10\n\t"
+                         "sxtb16 r8, r10, ror #8\n\t"
+                         "sxtb16 r9, r11\n\t"
+                         "sxtb16 r10, r11, ror #8\n\t"
+                         "sxtb16 r11, r12\n\t"
+                         "sxtb16 r12, r12, ror #8\n\t"
+                         "stmia %[d]!, {r4, r5, r6, r8, r9, r10, r11, r12}\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [s] "+r"(src), [d] "+r"(dst), [n] "+r"(quads)
+                         :
+                         : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+    }
+    words &= 3;
+#endif
+    for (; words >= 2; words -= 2, src += 2, dst += 4) {
+        const int32_t a = src[0], b = src[1];
+        dst[0] = tk_sxtb16(a);
+        dst[1] = tk_sxtb16_ror8(a);
+        dst[2] = tk_sxtb16(b);
+        dst[3] = tk_sxtb16_ror8(b);
+    }
+    if (words) {
+        dst[0] = tk_sxtb16(src[0]);
+        dst[1] = tk_sxtb16_ror8(src[0]);
+    }
+}
+
 /* Inlined into both entry points: the filter layout `w8` is a constant in each. */
 TK_INLINE tk_status run(const tk_conv_params *params, const tk_channel_quant *quant,
                                const tk_dims *input_dims, const int8_t *input,
@@ -173,7 +238,9 @@ TK_INLINE tk_status run(const tk_conv_params *params, const tk_channel_quant *qu
     tk_cm4_gemm g;
     int32_t *window = (int32_t *)(void *)tk_cm4_conv_setup(&g, params, quant, &gemm_filter, packed_filter, bias,
                                                            output_dims, output, scratch, 0);
-    g.w8 = w8;
+    g.w8 = 0;   /* the blocks always read int16 pairs: from flash, or widened per row (w8) */
+    const int32_t cb = w8 ? w8_chunk_channels(out_c, in_c) : out_c;
+    int32_t *wide = window + window_words(params, input_dims, output_dims) + ((2 * out_c + 3) & ~3) / 4;
     const int32_t entries = window_entries(out_w, params->stride_w);
     int8_t *tail = (int8_t *)(window + window_words(params, input_dims, output_dims));
     const int32_t offset2 = tk_cm4_offset2(params->input_offset);
@@ -199,19 +266,30 @@ TK_INLINE tk_status run(const tk_conv_params *params, const tk_channel_quant *qu
             }
             top = iy0;
             have = 1;
-            col = window;
-            int32_t ox = 0;
-            for (; ox + 1 < out_w; ox += 2) {
-                pair(&g, col, out, out_c);
-                out += 2 * out_c;
-                col += pair_step;
-            }
-            if (ox < out_w) {   /* odd width: the pair's second pixel is computed, not kept */
-                pair(&g, col, tail, out_c);
-                for (int32_t c = 0; c < out_c; ++c) {
-                    *out++ = tail[c];
+            for (int32_t c0 = 0; c0 < out_c; c0 += cb) {   /* one chunk: all channels unless w8 */
+                tk_cm4_gemm gc = g;
+                gc.out_c = out_c - c0 < cb ? out_c - c0 : cb;
+                gc.os.rq = g.os.rq + c0;
+                if (w8) {
+                    widen_filter(wide, packed_filter + c0 * g.groups, gc.out_c * g.groups);
+                    gc.w = wide;
+                }
+                int8_t *o = out + c0;
+                col = window;
+                int32_t ox = 0;
+                for (; ox + 1 < out_w; ox += 2) {
+                    pair(&gc, col, o, out_c);
+                    o += 2 * out_c;
+                    col += pair_step;
+                }
+                if (ox < out_w) {   /* odd width: the pair's second pixel is computed, not kept */
+                    pair(&gc, col, tail, out_c);
+                    for (int32_t c = 0; c < gc.out_c; ++c) {
+                        o[c] = tail[c];
+                    }
                 }
             }
+            out += out_w * out_c;
         }
     }
     return TK_OK;
