@@ -5,9 +5,12 @@ side for three builds of the default student (cnn_small) and the MLPerf Tiny Res
 - reference: the reference kernels, no fusion (`variants="reference", fuse=False`);
 - previous:  the Cortex-M4 kernels, no residual fusion, int16-packed filters (the layout
              before issue 18);
-- new:       the Cortex-M4 kernels with the export's defaults (residual fusion, in-place
-             buffers, filter layout "auto": int8 where it costs <= 16 instructions a byte);
-- new-int16 / new-int8: the same with every filter int16 (fastest) / int8 (smallest flash).
+- new:       the Cortex-M4 kernels with the export's defaults (residual fusion where it
+             shrinks the arena, in-place buffers, filter layout "auto": int8 where it costs
+             <= 12 instructions a byte);
+- new-int16 / new-int8: the same with every filter int16 (fastest) / int8 (smallest flash);
+- new-fused: the defaults but every residual ADD fused (the default fuses only where that
+             makes the arena smaller).
 
     python -m bench.cm4_kernels [--models cnn_small resnet8] [--workdir build/bench/cm4]
 
@@ -41,6 +44,7 @@ CONFIGS = {
     "new": {"variants": "auto"},
     "new-int16": {"variants": "auto", "layout": "int16"},
     "new-int8": {"variants": "auto", "layout": "int8"},
+    "new-fused": {"variants": "auto", "fuse": True},
 }
 
 
