@@ -25,10 +25,9 @@ __all__ = ["analyze", "export_model", "load_program", "ExportError"]
 def load_program(blob: bytes, variants: str = "auto", fuse: bool | str = "auto", layout: str = "auto") -> Program:
     """Parse, fold, lower and plan a model; raises ExportError for anything unsupported.
     fuse: True: residual CONV_2D -> ADD pairs become one call writing over the shortcut
-    (fuse.py); False: never; "auto": fused only if that makes the arena smaller. With the 3x3
-    convolutions in place (inplace.py) the unfused ResNet-8 needs less arena (39,520 B
-    against 40,544 B) and fewer instructions (the bands redo each call's setup), measured by
-    bench.cm4_kernels (docs/kernels.md);
+    (fuse.py); False: never; "auto": fused only if that makes the arena smaller (with the 3x3
+    convolutions in place, inplace.py, ResNet-8 unfused needs less arena and fewer
+    instructions: docs/kernels.md);
     layout: the Cortex-M4 convolutions' filter layout, auto | int16 | int8 (layout.py)."""
     if fuse not in (True, False, "auto"):
         raise ExportError(f"fuse {fuse!r} not allowed; expected True, False or 'auto'")
