@@ -5,7 +5,7 @@
 # replaced by the release), then every command the README's quick start shows, each phase in a new
 # shell as a user would type it (after `. .venv/bin/activate` where the README puts it):
 #   make test            the smoke tests below through `make test TEST_ARGS=...` (--full-tests: the
-#                        whole suite, ~20 min a release)
+#                        whole suite)
 #   activation line      tinykd --version/--help, params check, dvc, snakemake, compiler, QEMU, and
 #                        the README's `python scripts/record_run.py table ...` (its output must be
 #                        the README's Results table)
