@@ -50,7 +50,6 @@ def main() -> None:
     data, info = train.load_data(args.data)
     if data.get("val") is None or not len(data["val"][0]):
         raise SystemExit("error: the data has no validation split (dataset.val_split = 0); nothing to choose on")
-    teacher = load_keras(args.teacher)
     views_of = D.teacher_views
     cache: dict = {}
 
@@ -66,6 +65,9 @@ def main() -> None:
         kd = {**p["kd"], **{k: val for k, val in v.items() if k != "arch"}}
         try:
             train.seed_everything(p["seed"])
+            # In the order the baseline and distill stages use: loading the teacher builds its layers
+            # and draws from the seeded generators, so it changes the student's initial weights.
+            teacher = None if v.get("labels_only") else load_keras(args.teacher)
             student = models.build(v.get("arch", p["student"]["arch"]), info["shape"], info["num_classes"])
             t0 = time.monotonic()
             if v.get("labels_only"):
