@@ -58,7 +58,7 @@ def test_resnet8_figures(nn_lib, tmp_path):
 def test_resnet8_cortex_m4_memory():
     """With the Cortex-M4 kernels (scratch: requantization tables and the 3x3 row windows) and
     each residual ADD fused into the convolution before it, writing over its shortcut, the
-    arena fits 40 KiB (unfused it is 55,904 B, TFLite Micro needs 56,528); the packed filters
+    arena fits 40 KiB (TFLite Micro needs 56,528 B; unfused, see below); the packed filters
     take 2 bytes a weight (K padded to 4, the RGB layer's channels to 4) in flash."""
     blob = model_blob("resnet8", (32, 32, 3))
     from tinykd.export import load_program
