@@ -43,6 +43,7 @@ def _local_modules(folders: list[str]) -> set[str]:
     local = {"tinykd", "bench", "stages", "tests"}
     for folder in folders:
         local |= {p.stem for p in (REPO / folder).rglob("*.py")}
+        local |= {p.parent.name for p in (REPO / folder).rglob("__init__.py")}   # packages: tests/support
     return local
 
 
