@@ -48,14 +48,8 @@ def _build(arch: str) -> bytes:
     return bytes(conv.convert())
 
 
-# The builds bench.cm4_kernels compares (export_model / load_program keyword arguments).
-BUILDS = {
-    "reference": {"variants": "reference", "fuse": False},
-    "previous": {"variants": "auto", "fuse": False, "layout": "int16"},
-    "new": {"variants": "auto"},
-    "new-int16": {"variants": "auto", "layout": "int16"},
-    "new-int8": {"variants": "auto", "layout": "int8"},
-}
+# The builds bench.cm4_kernels compares, from its table (export_model / load_program keyword arguments).
+from bench.cm4_kernels import CONFIGS as BUILDS  # noqa: E402
 
 _TFLM = """
 import sys
