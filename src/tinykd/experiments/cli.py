@@ -15,6 +15,12 @@ from .queue import DEFAULT_TARGETS, queue, start, wait
 # -- tinykd sweep ----------------------------------------------------------------------------
 
 
+
+def _metric_and_repo(ap) -> None:
+    """The options `sweep queue` and `sweep collect` share: what to plot, and which repository."""
+    ap.add_argument("--metric", default="student_accuracy", help="metric plotted against T")
+    ap.add_argument("--repo", default=".", help="the DVC repository (default: current folder)")
+
 def _points(args) -> list[Point]:
     defaults = sweep_defaults(Path(args.repo) / "params.yaml")
     if args.preset:
@@ -101,9 +107,8 @@ def add_sweep_parser(sub) -> None:
     q.add_argument("-j", "--jobs", type=int, default=0, help="start N queue workers after queueing")
     q.add_argument("--wait", action="store_true", help="wait for the experiments, then collect the table and plots")
     q.add_argument("--out", default="sweeps", help="folder for the table and plots (with --wait)")
-    q.add_argument("--metric", default="student_accuracy", help="metric plotted against T")
     q.add_argument("--dry-run", action="store_true", help="print the dvc commands only")
-    q.add_argument("--repo", default=".", help="the DVC repository (default: current folder)")
+    _metric_and_repo(q)
     q.set_defaults(func=_cmd_queue)
 
     c = ssub.add_parser("collect", help="table (CSV, Markdown) and plots of finished sweep experiments")
@@ -114,8 +119,7 @@ def add_sweep_parser(sub) -> None:
     c.add_argument("--teacher-metrics", help="with --from-dirs: the shared teacher's metrics (reference line)")
     c.add_argument("--baseline-metrics", help="with --from-dirs: the baseline's metrics (reference line)")
     c.add_argument("--out", default="sweeps", help="output folder (default sweeps/)")
-    c.add_argument("--metric", default="student_accuracy", help="metric plotted against T")
-    c.add_argument("--repo", default=".", help="the DVC repository (default: current folder)")
+    _metric_and_repo(c)
     c.set_defaults(func=_collect)
 
     d = ssub.add_parser("derive-params", help="params.yaml with key=value overrides (one Snakemake sweep point)")
