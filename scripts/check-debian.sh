@@ -107,7 +107,9 @@ dvc --version
 snakemake --version
 arm-none-eabi-gcc --version | head -1
 qemu-system-arm --version | head -1
-python scripts/record_run.py table results/cifar10-jpeg-q75 results/cifar10-jpeg-q75-resnet8 > /tmp/table.md
+table_cmd=\$(grep -o 'python scripts/record_run.py table [^\`]*' README.md | head -1)
+[ -n \"\$table_cmd\" ] || { echo 'check-debian: the README shows no record_run.py table command' >&2; exit 1; }
+\$table_cmd > /tmp/table.md
 if grep -Fxv -f README.md /tmp/table.md; then echo 'check-debian: record_run.py table differs from the README (lines above)' >&2; exit 1; fi")
 [ -z "$dataset" ] || phases+=("offline dataset in params.yaml|$SET_DATASET")
 phases+=(
