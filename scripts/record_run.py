@@ -120,6 +120,28 @@ def _teacher_origin(run: Path, source: str) -> Path | None:
     return None
 
 
+def _stage_outs(run: Path, stage: str):
+    """The md5s of `stage`'s outputs in a record's dvc.lock (None when it has no such stage)."""
+    import yaml
+
+    lock = run / "dvc.lock"
+    entry = (yaml.safe_load(lock.read_text()) or {}).get("stages", {}).get(stage) if lock.is_file() else None
+    return sorted((o["path"], o.get("md5")) for o in entry.get("outs", [])) if entry else None
+
+
+def _cached_stage_time(run: Path, stage: str) -> tuple[float, str] | None:
+    """A stage DVC took from its cache in `run` has no wall time there: the time of the sibling
+    record in which it ran with the same outputs (same md5s in both dvc.locks), and its name."""
+    outs = _stage_outs(run, stage)
+    if not outs:
+        return None
+    for other in sorted(run.parent.iterdir()):
+        sec = _read(other / "stage_times.json").get(stage) if other != run else None
+        if sec and _stage_outs(other, stage) == outs:
+            return sec, other.name
+    return None
+
+
 def table(runs: list[Path]) -> str:
     """Markdown table of teacher, baseline and distilled student read from recorded runs: the
     teacher from the first, baseline and distilled student from each (one record per student arch)."""
@@ -146,6 +168,8 @@ def table(runs: list[Path]) -> str:
             arena = fp.get(model, {}).get("arena_bytes")
             sec = times.get(train_stage[model])
             trained = f"{sec / 60:.0f} min" if sec else "–"
+            if not sec and model != "teacher" and (hit := _cached_stage_time(run, train_stage[model])):
+                trained = f"{hit[0] / 60:.0f} min (in {hit[1]})"
             if model == "teacher" and t.get("source", "train") != "train":
                 # A supplied teacher was trained elsewhere: its time is the origin record's.
                 origin = _teacher_origin(run, t["source"])

@@ -52,6 +52,31 @@ def test_table_rows_per_record_and_a_supplied_teachers_origin(tmp_path, monkeypa
     assert mod.table([origin]).splitlines()[2].endswith("| 59 min |")
 
 
+def _lock(run: Path, **stages) -> None:
+    import yaml
+
+    (run / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
+        name: {"cmd": name, "outs": [{"path": f"models/{name}.keras", "md5": md5}]} for name, md5 in stages.items()}}))
+
+
+def test_a_cached_stage_takes_its_time_from_the_record_it_ran_in(tmp_path, monkeypatch):
+    """A record whose baseline DVC took from the cache shows the time of the record that trained
+    that same baseline (same output md5 in both dvc.locks), and says which; no match, no time."""
+    mod = _module()
+    monkeypatch.chdir(tmp_path)
+    first = _record(tmp_path, "first", "resnet8", "train", 3540, 0.75)
+    again = _record(tmp_path, "again", "resnet8", "results/first/models/teacher.keras", 12, 0.75)
+    other = _record(tmp_path, "other", "resnet8", "results/first/models/teacher.keras", 12, 0.75)
+    for run in (again, other):
+        (run / "stage_times.json").write_text(json.dumps({"teacher": 12, "distill": 1380}))
+    _lock(first, baseline="aa", distill="bb")
+    _lock(again, baseline="aa", distill="cc")
+    _lock(other, baseline="dd", distill="ee")
+    rows = mod.table([again]).splitlines()
+    assert rows[3].endswith("| 10 min (in first) |") and rows[4].endswith("| 23 min |")
+    assert mod.table([other]).splitlines()[3].endswith("| – |")
+
+
 def test_latency_at_the_recorded_clock_and_in_records_made_before_it(tmp_path, monkeypatch):
     """latency_ms with core_hz beside it; records made before (the committed ones) named it
     latency_ms_at_80mhz and render the same; records at two clocks are refused."""
