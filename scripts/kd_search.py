@@ -68,7 +68,8 @@ def main() -> None:
             # In the order the baseline and distill stages use: loading the teacher builds its layers
             # and draws from the seeded generators, so it changes the student's initial weights.
             teacher = None if v.get("labels_only") else load_keras(args.teacher)
-            student = models.build(v.get("arch", p["student"]["arch"]), info["shape"], info["num_classes"])
+            arch = v.get("arch", p["student"]["arch"])
+            student = models.build(arch, info["shape"], info["num_classes"])
             t0 = time.monotonic()
             if v.get("labels_only"):
                 st = {**p["student"], **{k: val for k, val in v.items() if k in p["student"]}}
@@ -80,7 +81,8 @@ def main() -> None:
             else:
                 m = D.distill(student, teacher, data, alpha=kd["alpha"], temperature=kd["temperature"],
                               teacher_outputs=kd["teacher_outputs"], epochs=kd["epochs"], batch_size=kd["batch_size"],
-                              learning_rate=kd["learning_rate"], augment=kd["augment"], seed=p["seed"],
+                              learning_rate=kd["learning_rate"], seed=p["seed"],
+                              augment=models.distill_augment(kd["augment"], arch, p["student"]["augment"]),
                               views=kd["views"], optimizer_name=kd["optimizer"], verbose=2,
                               teacher_input=from_params(p["teacher"]["input"], "teacher.input", info["shape"][-1]),
                               student_input=from_params(p["student"]["input"], "student.input", info["shape"][-1]))

@@ -123,12 +123,13 @@ def body(args, p: dict) -> None:
         return
     t_in = from_params(p["teacher"]["input"], "teacher.input", info["shape"][-1])
     s_in = from_params(s["input"], "student.input", info["shape"][-1])
+    augment = models.distill_augment(kd["augment"], s["arch"], s["augment"])
     teacher = load_keras(args.teacher)
     student = models.build(s["arch"], info["shape"], info["num_classes"])
     with atomic_dir(args.live) as tmp_live:
         metrics = distill(student, teacher, data, alpha=kd["alpha"], temperature=kd["temperature"],
                           teacher_outputs=kd["teacher_outputs"], epochs=kd["epochs"], batch_size=kd["batch_size"],
-                          learning_rate=kd["learning_rate"], augment=kd["augment"], seed=p["seed"],
+                          learning_rate=kd["learning_rate"], augment=augment, seed=p["seed"],
                           views=kd["views"], optimizer_name=kd["optimizer"], live_dir=tmp_live,
                           on_teacher=lambda acc: warn_weak_teacher(acc, args.baseline_metrics),
                           teacher_input=t_in, student_input=s_in, resume_dir=backup_dir_for(args.model))

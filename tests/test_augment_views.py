@@ -148,3 +148,32 @@ def test_a_model_trained_with_the_one_cycle_schedule_saves_and_loads(tmp_path):
     save_keras(m, tmp_path / "m.keras")
     back = load_keras(tmp_path / "m.keras")
     np.testing.assert_array_equal(np.asarray(back(x[:4] / 255.0)), np.asarray(m(x[:4] / 255.0)))
+
+
+@pytest.mark.parametrize("setting, arch, student_augment, expected", [
+    ("auto", "cnn_small", True, False),   # measured: distilled on the plain images
+    ("auto", "resnet8", False, True),     # measured: distilled on crop + flip, whatever its baseline does
+    ("auto", "tiny_cnn", True, True),     # not measured: as its baseline trains
+    ("auto", "tiny_cnn", False, False),
+    ("auto", None, True, True),           # a supplied student: no architecture to look up
+    (True, "cnn_small", False, True),     # an explicit value always wins
+    (False, "resnet8", True, False),
+])
+def test_kd_augment_auto_resolves_per_student(setting, arch, student_augment, expected):
+    from tinykd import models
+
+    assert models.distill_augment(setting, arch, student_augment) is expected
+
+
+def test_kd_augment_table_names_registered_students():
+    from tinykd import models
+
+    assert set(models.DISTILL_AUGMENT) <= set(models.ARCHS)
+
+
+def test_kd_augment_bad_value_refused():
+    from tinykd import models
+    from tinykd.errors import ParamError
+
+    with pytest.raises(ParamError, match="kd.augment = 'sometimes'.*true, false or auto"):
+        models.distill_augment("sometimes", "cnn_small", True)

@@ -89,6 +89,7 @@ def test_schema_defaults_equal_the_shipped_params():
     ({"kd.alpha": -0.1}, "kd.alpha", "-0.1", ">= 0"),
     ({"kd.teacher_outputs": "soft"}, "kd.teacher_outputs", "'soft'", "'logits'"),
     ({"kd.epochs": "ten"}, "kd.epochs", "'ten'", "integer"),
+    ({"kd.augment": "sometimes"}, "kd.augment", "'sometimes'", "boolean or 'auto'"),
     ({"student.arch": "mobilenet"}, "student.arch", "'mobilenet'", "cnn_small"),
     ({"dataset.val_split": 1.0}, "dataset.val_split", "1.0", "< 1"),
     ({"teacher.sha256": "abc"}, "teacher.sha256", "'abc'", "matching"),

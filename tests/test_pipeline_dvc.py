@@ -78,6 +78,8 @@ def test_repro_produces_every_output(project):
         assert isinstance(distill[key], float), key
     assert distill["test_kd_loss"] == pytest.approx(
         0.4 * distill["test_hard_loss"] + 0.6 * distill["test_soft_loss"], abs=2e-6)
+    # The shipped kd.augment: auto distills cnn_small on the plain images (models.DISTILL_AUGMENT).
+    assert distill["augment"] is False and distill["views"] == 0
     q = json.loads((project / "metrics/quantize_student.json").read_text())
     assert q["tflite_bytes"] == (project / "models/student_int8.tflite").stat().st_size
     assert q["params"] == distill["params"] and q["input_zero_point"] == -128

@@ -290,5 +290,6 @@ def distill(student, teacher, data: dict, *, alpha: float, temperature: float, t
         "test_kd_loss": total,
         **val_metrics,
         "teacher_cached": not online,
+        "augment": bool(augment),
         "views": views if augment and not online else 0,
     }

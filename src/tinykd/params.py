@@ -112,6 +112,8 @@ def _allowed(error, schema_root: dict) -> str:
         for sub in rule:
             if "enum" in sub:
                 parts += [repr(v) for v in sub["enum"]]
+            elif "const" in sub:
+                parts.append(repr(sub["const"]))
             elif "minimum" in sub:
                 parts.append(f"{sub.get('type', 'number')} >= {sub['minimum']}")
             else:
