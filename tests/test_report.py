@@ -121,3 +121,17 @@ def test_report_warns_beside_the_kd_gain_when_the_teacher_is_weak():
     weak = text(0.73)
     assert "not clearly stronger" in weak and "73.00 %" in weak and "75.00 %" in weak
     assert "not clearly stronger" not in text(0.88)
+
+
+def test_report_says_what_the_distilled_student_was_shown():
+    from tinykd.report.collect import Inputs
+    from tinykd.report.markdown import section_overview
+
+    def text(**student):
+        inp = Inputs(train={"student": {"alpha": 0.1, "temperature": 4.0, "teacher_outputs": "logits", **student}})
+        return "\n".join(section_overview(inp))
+
+    assert "teacher outputs: logits, on the plain training images." in text(augment=False, views=0)
+    assert "on 8 cached crop + flip views per image." in text(augment=True, views=8)
+    assert "on crop + flip with the teacher run on every batch." in text(augment=True, views=0)
+    assert "teacher outputs: logits." in text()  # a distill.json from before augment was recorded

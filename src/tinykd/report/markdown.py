@@ -56,9 +56,21 @@ def section_overview(inp: Inputs) -> list[str]:
                    "is the supplied model's own.")
     elif s:
         out.append(f"Distillation: alpha = {s.get('alpha')} (weight of the label loss), temperature T = "
-                   f"{s.get('temperature')}, teacher outputs: {s.get('teacher_outputs')}.")
+                   f"{s.get('temperature')}, teacher outputs: {s.get('teacher_outputs')}"
+                   + images_line(s) + ".")
     out.append("")
     return out
+
+
+def images_line(s: dict) -> str:
+    """What the distilled student was shown (distill.json from before `augment` was recorded: nothing)."""
+    if "augment" not in s:
+        return ""
+    if not s["augment"]:
+        return ", on the plain training images"
+    views = s.get("views") or 0
+    return (f", on {views} cached crop + flip views per image" if views
+            else ", on crop + flip with the teacher run on every batch")
 
 
 def supplied(inp: Inputs) -> bool:
