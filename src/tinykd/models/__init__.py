@@ -49,7 +49,7 @@ def distill_augment(setting, arch: str | None, student_augment: bool) -> bool:
         return setting
     if setting != "auto":
         raise ParamError("kd.augment", setting, "true, false or auto")
-    return DISTILL_AUGMENT.get(arch, bool(student_augment)) if arch else bool(student_augment)
+    return DISTILL_AUGMENT.get(arch, bool(student_augment))
 
 
 def add_parser(sub) -> None:
