@@ -132,6 +132,14 @@ StoragePass=$(cat "$dir/etc/db.pass")
 StorageLoc=slurm_acct_db
 EOF
   chmod 600 "$dir/etc/slurmdbd.conf"
+  # Slurm 23.02 and later start a cgroup plugin in slurmd even with proctrack/linuxproc, and
+  # stop when /sys/fs/cgroup is not mounted (a chroot, many containers); they can be told not to.
+  # 22.05 never starts it and does not know the setting.
+  local version; version=$(slurmd -V | awk '{print $2}')
+  if [ "$(printf '%s\n' 23.02 "$version" | sort -V | head -1)" = 23.02 ]; then
+    echo "# Written by scripts/slurm-local.sh: no cgroups (see slurm.conf)." > "$dir/etc/cgroup.conf"
+    echo "CgroupPlugin=disabled" >> "$dir/etc/cgroup.conf"
+  fi
 }
 
 up() {
@@ -187,10 +195,14 @@ up() {
     --port="$DB_PORT" --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$dir/run/mariadbd.pid" \
     --log-error="$dir/log/mariadbd.log" --innodb-buffer-pool-size=64M > /dev/null 2>&1 &
   wait_for 60 MariaDB mariadb-admin --no-defaults --socket="$dir/run/mysqld.sock" ping
+  # The database is made here, not by slurmdbd: when slurmdbd 24.11 creates it, it reconnects
+  # over TLS, and libmariadb 3.4 (Debian 13) then fails its first query with error 5027 ("Number
+  # of columns in result (=1) set execeeds maxmimum allowed number of columns (=0)").
   if [ $fresh_db = 1 ]; then
     mariadb --no-defaults --socket="$dir/run/mysqld.sock" -u root <<EOF
 CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '$(cat "$dir/etc/db.pass")';
 GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
+CREATE DATABASE slurm_acct_db;
 EOF
   fi
 
