@@ -206,7 +206,7 @@ def views_dataset(x, y, outputs, params, batch_size: int, seed: int, scaling=Non
 
 def distill(student, teacher, data: dict, *, alpha: float, temperature: float, teacher_outputs: str,
             epochs: int, batch_size: int, learning_rate: float, augment: bool, seed: int,
-            views: int = 8, optimizer_name: str = "adam", live_dir=None, verbose: int = 2,
+            views: int = 16, optimizer_name: str = "adam", live_dir=None, verbose: int = 2,
             on_teacher=None, teacher_input=None, student_input=None, resume_dir=None) -> dict:
     """Train `student` by distillation; returns test metrics (accuracy, hard/soft/total loss).
 
