@@ -26,11 +26,22 @@ from pathlib import Path
 STAGE_LINE = re.compile(r"^(?:Running|Stage) stage '([^']+)'")
 
 
+def _save_times(log: Path, times: dict[str, float]) -> None:
+    """Merge `times` into the log, atomically: a run stopped part-way keeps its finished stages."""
+    old = json.loads(log.read_text()) if log.is_file() else {}
+    old.update(times)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    tmp = log.with_name(f".{log.name}.partial")
+    tmp.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+    tmp.replace(log)
+
+
 def repro(log: Path, dvc_args: list[str]) -> int:
-    """dvc repro with per-stage wall times; the output still streams to the terminal."""
+    """dvc repro with per-stage wall times; the output still streams to the terminal. Each stage's
+    time is written to `log` when the next one starts, so a stopped run loses only the unfinished
+    stage's (a resumed teacher, say, has its time in two logs)."""
     proc = subprocess.Popen(["dvc", "repro", *dvc_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
-    times: dict[str, float] = {}
     current, since = None, time.monotonic()
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -39,15 +50,11 @@ def repro(log: Path, dvc_args: list[str]) -> int:
         if m and line.startswith("Running"):
             now = time.monotonic()
             if current:
-                times[current] = round(now - since, 1)
+                _save_times(log, {current: round(now - since, 1)})
             current, since = m.group(1), now
     rc = proc.wait()
     if current:
-        times[current] = round(time.monotonic() - since, 1)
-    old = json.loads(log.read_text()) if log.is_file() else {}
-    old.update(times)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+        _save_times(log, {current: round(time.monotonic() - since, 1)})
     return rc
 
 

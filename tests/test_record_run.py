@@ -1,4 +1,5 @@
-"""scripts/record_run.py table: the README's Results table read from recorded runs."""
+"""scripts/record_run.py: per-stage times of `repro`, and the README's Results table read from
+recorded runs."""
 import importlib.util
 import json
 import subprocess
@@ -97,6 +98,28 @@ def test_latency_at_the_recorded_clock_and_in_records_made_before_it(tmp_path, m
     (slow / "metrics" / "device.json").write_text(json.dumps({**d, "core_hz": 48_000_000}))
     with pytest.raises(SystemExit, match="different core clocks"):
         mod.table([new, slow])
+
+
+def test_a_stopped_repro_keeps_the_times_of_its_finished_stages(tmp_path):
+    """`repro` writes each stage's time when the next stage starts: a run killed during stage b (a
+    session's end, say) still has stage a's time in its log, and never a time for b."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "logs" / "times.json"
+    # A stand-in for dvc: two stages, then, once a's time is on disk, record_run itself is killed.
+    (bin_dir / "dvc").write_text(
+        "#!/bin/sh\n"
+        "echo \"Running stage 'a':\"\n"
+        "echo \"Running stage 'b':\"\n"
+        f"for i in $(seq 200); do grep -q '\"a\"' '{log}' 2>/dev/null && break; sleep 0.05; done\n"
+        "kill -9 $PPID\n")
+    (bin_dir / "dvc").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    r = subprocess.run([sys.executable, str(SCRIPT), "repro", "--log", str(log)], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == -9, r.stderr
+    assert list(json.loads(log.read_text())) == ["a"]
+    assert not list(log.parent.glob(".*partial"))
 
 
 @pytest.mark.slow
