@@ -52,8 +52,12 @@ def body(args, p: dict) -> None:
         info["semihost_elf_sha256"] = fw.sha256_file(semihost)
         names += ["tinykd-semihost.elf", "tinykd-semihost.map"]
     with atomic_dir(out) as tmp:
+        root = Path(args.firmware_src).resolve().parent  # the Makefile's REPO_ROOT
         for name in names:
-            shutil.copyfile(staging / name, tmp / name)
+            if name.endswith(".map"):
+                (tmp / name).write_bytes(fw.portable_map((staging / name).read_bytes(), root))
+            else:
+                shutil.copyfile(staging / name, tmp / name)
         write_json(tmp / "build_info.json", info)
     write_json(args.metrics, {**report, **info})
     print(f"build: {out}/tinykd.elf  flash {report['flash_used']} / {report['flash_limit']} B, "

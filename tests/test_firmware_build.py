@@ -87,6 +87,20 @@ def test_build_reports_memory_and_is_reproducible(tmp_path):
     assert elf3.read_bytes() != elf1.read_bytes()
 
 
+def test_the_map_names_no_checkout_path(tmp_path):
+    """The build stage's .map says "." for the checkout (the objects already do, through
+    -ffile-prefix-map), so two clones in different folders pin the same md5 for it."""
+    model = stand_in_model(tmp_path / "model")
+    fw.make(model, tmp_path / "b", baud=115200)
+    raw = (tmp_path / "b" / "tinykd.map").read_bytes()
+    root = str(REPO).encode()
+    assert b"/obj" + root + b"/firmware/app/main.o" in raw  # what the linker writes
+    out = fw.portable_map(raw, REPO)
+    assert root not in out and b"/obj/firmware/app/main.o" in out
+    # the same build in a clone elsewhere: the same map
+    assert fw.portable_map(raw.replace(root, b"/elsewhere/tinykd"), Path("/elsewhere/tinykd")) == out
+
+
 @pytest.mark.parametrize("arena,weights,region", [(200_000, 48, "SRAM1"), (64, 1_200_000, "FLASH")])
 def test_overflow_stops_with_the_linker_numbers(tmp_path, arena, weights, region):
     model = stand_in_model(tmp_path / "model", arena=arena, weights=weights)

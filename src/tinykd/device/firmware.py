@@ -88,6 +88,15 @@ def make(model_dir: Path, build_dir: Path, baud: int = 115200, protocol: str = "
     return build_dir / f"{TARGET}.elf"
 
 
+def portable_map(text: bytes, repo_root: Path) -> bytes:
+    """A linker map with the checkout's absolute path replaced by ".", as -ffile-prefix-map does
+    for the objects: the same firmware then has the same .map (and md5 in dvc.lock) in every clone.
+    The object folder mirrors each source's absolute path (obj/<root>/firmware/...); that part
+    becomes obj/firmware/..."""
+    root = str(Path(repo_root).resolve()).encode()
+    return text.replace(b"/obj" + root + b"/", b"/obj/").replace(root, b".")
+
+
 def section_sizes(elf: Path) -> dict[str, int]:
     out = subprocess.run([_tool("arm-none-eabi-size"), "-A", "-d", str(elf)], capture_output=True,
                          text=True, check=True).stdout
