@@ -93,8 +93,8 @@ def portable_map(text: bytes, repo_root: Path) -> bytes:
     for the objects: the same firmware then has the same .map (and md5 in dvc.lock) in every clone.
     The object folder mirrors each source's absolute path (obj/<root>/firmware/...); that part
     becomes obj/firmware/..."""
-    root = str(Path(repo_root).resolve()).encode()
-    return text.replace(b"/obj" + root + b"/", b"/obj/").replace(root, b".")
+    root = str(Path(repo_root).resolve()).encode() + b"/"  # with the slash: /x/ref1 is not /x/ref10
+    return text.replace(b"/obj" + root, b"/obj/").replace(root, b"./")
 
 
 def section_sizes(elf: Path) -> dict[str, int]:
