@@ -28,12 +28,9 @@ STAGE_LINE = re.compile(r"^(?:Running|Stage) stage '([^']+)'")
 
 def _save_times(log: Path, times: dict[str, float]) -> None:
     """Merge `times` into the log, atomically: a run stopped part-way keeps its finished stages."""
-    old = json.loads(log.read_text()) if log.is_file() else {}
-    old.update(times)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    tmp = log.with_name(f".{log.name}.partial")
-    tmp.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
-    tmp.replace(log)
+    from tinykd.atomic import write_json
+
+    write_json(log, {**(json.loads(log.read_text()) if log.is_file() else {}), **times})
 
 
 def repro(log: Path, dvc_args: list[str]) -> int:

@@ -119,7 +119,7 @@ def test_a_stopped_repro_keeps_the_times_of_its_finished_stages(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == -9, r.stderr
     assert list(json.loads(log.read_text())) == ["a"]
-    assert not list(log.parent.glob(".*partial"))
+    assert not list(log.parent.glob(".times.json*"))  # no temporary file left
 
 
 @pytest.mark.slow
